@@ -1,0 +1,3 @@
+//! The enclave binary. Its content arrives with the enclave core issue.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Placeholder: this crate's content arrives with its issue.
