@@ -1,1 +1,19 @@
-//! stub
+//! Every interface that crosses a process or chain boundary, defined once.
+//!
+//! - [`contract`]: the `Lottery` contract's alloy bindings, generated from the committed
+//!   compiler artifact (`artifacts/Lottery.json`), plus its typed round states and
+//!   human-readable revert reasons.
+//! - [`draw`]: the fair-randomness rules shared with the contract: seed commitments and
+//!   the stake-weighted winner, recomputable by anyone from a revealed seed.
+//! - [`views`]: the JSON shapes served to browsers and printed by the CLI (camelCase,
+//!   wei as decimal strings, checksummed addresses, timestamps in seconds).
+//! - [`transport`]: the JSON-RPC-over-HTTP transport on hyper-util + rustls (ring) with
+//!   a swappable connector, handed to alloy's `RpcClient`.
+//!
+//! This crate must not hold policy (when to draw, how to retry): that is enclave-app's.
+//! The `lottery` admin binary lives here behind the default `cli` feature.
+
+pub mod contract;
+pub mod draw;
+pub mod transport;
+pub mod views;

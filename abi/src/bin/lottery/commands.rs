@@ -1,0 +1,597 @@
+//! One function per command. Each validates its input, talks to the chain through
+//! the bindings, decodes reverts into sentences, and prints its result.
+
+use std::time::Duration;
+
+use abi::{
+    contract::{Lottery, RevertReason, RoundState},
+    draw::{self, Seed},
+    transport::{self, RpcUrl},
+    views::{ConfigView, ParticipantView, RoundView},
+};
+use alloy::{
+    contract::{CallBuilder, CallDecoder},
+    network::EthereumWallet,
+    primitives::{Address, B256, TxHash, U256, utils::parse_ether},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::TransactionReceipt,
+    sol_types::SolEvent,
+};
+use eyre::{Result, WrapErr, bail, eyre};
+use serde::Serialize;
+
+use crate::{
+    cli::{Cli, Command, KeySource},
+    keys,
+    output::{emit, eth, relative},
+};
+
+/// Shared by every command: where the chain is and how to print.
+struct Ctx {
+    rpc: RpcUrl,
+    json: bool,
+    timeout: Duration,
+}
+
+impl Ctx {
+    fn client(&self) -> Result<alloy::rpc::client::RpcClient> {
+        transport::connect_tcp(self.rpc.clone()).wrap_err("cannot set up the RPC client")
+    }
+
+    fn reader(&self) -> Result<DynProvider> {
+        Ok(ProviderBuilder::new()
+            .connect_client(self.client()?)
+            .erased())
+    }
+
+    fn signer(&self, key: &KeySource) -> Result<(DynProvider, Address)> {
+        let signer = keys::load(key)?;
+        let from = signer.address();
+        let provider = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(signer))
+            .connect_client(self.client()?)
+            .erased();
+        Ok((provider, from))
+    }
+
+    fn lottery(
+        &self,
+        provider: DynProvider,
+        address: Address,
+    ) -> Lottery::LotteryInstance<DynProvider> {
+        Lottery::new(address, provider)
+    }
+
+    /// Sends a call, waits for its receipt, and fails on a revert with a readable reason.
+    async fn confirm<D: CallDecoder>(
+        &self,
+        call: CallBuilder<&DynProvider, D>,
+    ) -> Result<TransactionReceipt> {
+        let pending = call.send().await.map_err(|e| describe(&e))?;
+        let hash = *pending.tx_hash();
+        let receipt = pending
+            .with_timeout(Some(self.timeout))
+            .get_receipt()
+            .await
+            .wrap_err_with(|| {
+                format!("no receipt for {hash} within {} s", self.timeout.as_secs())
+            })?;
+        if !receipt.status() {
+            bail!("transaction {hash} reverted on chain");
+        }
+        Ok(receipt)
+    }
+}
+
+/// A contract error as a sentence: the decoded revert when there is one, otherwise
+/// the transport error with its whole cause chain.
+fn describe(err: &alloy::contract::Error) -> eyre::Report {
+    match RevertReason::from_error(err) {
+        Some(reason) => eyre!("{reason}"),
+        None => eyre!("{}", transport::error_chain(err)),
+    }
+}
+
+/// Whether the address holds code (so we fail early with a clear message).
+async fn require_contract(provider: &DynProvider, address: Address) -> Result<()> {
+    let code = provider
+        .get_code_at(address)
+        .await
+        .map_err(|e| eyre!("{}", transport::error_chain(&e)))?;
+    if code.is_empty() {
+        bail!("no contract at {address} on this chain (wrong --contract or --rpc-url?)");
+    }
+    Ok(())
+}
+
+fn event<E: SolEvent>(receipt: &TransactionReceipt) -> Option<E> {
+    receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|log| log.log_decode::<E>().ok().map(|l| l.inner.data))
+}
+
+/// Entry point: dispatches to the command.
+pub(crate) async fn run(cli: Cli) -> Result<()> {
+    let ctx = Ctx {
+        rpc: cli.global.rpc_url,
+        json: cli.global.json,
+        timeout: Duration::from_secs(cli.global.timeout),
+    };
+    match cli.command {
+        Command::Deploy {
+            commission_bps,
+            key,
+        } => deploy(&ctx, commission_bps, &key).await,
+        Command::SetOperator {
+            contract,
+            operator,
+            key,
+        } => set_operator(&ctx, contract.contract, operator, &key).await,
+        Command::Config {
+            contract,
+            min_bet,
+            betting_duration,
+            min_participants,
+            key,
+        } => {
+            config(
+                &ctx,
+                contract.contract,
+                min_bet,
+                betting_duration,
+                min_participants,
+                &key,
+            )
+            .await
+        }
+        Command::Commit {
+            contract,
+            seed,
+            key,
+        } => commit(&ctx, contract.contract, seed, &key).await,
+        Command::Draw {
+            contract,
+            seed,
+            key,
+        } => draw_round(&ctx, contract.contract, seed, &key).await,
+        Command::Refund {
+            contract,
+            expired,
+            key,
+        } => refund(&ctx, contract.contract, expired, &key).await,
+        Command::Bet {
+            contract,
+            amount,
+            key,
+        } => bet(&ctx, contract.contract, &amount, &key).await,
+        Command::Status { contract } => status(&ctx, contract.contract).await,
+        Command::Withdraw { contract, key } => withdraw(&ctx, contract.contract, &key).await,
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Deployed {
+    address: Address,
+    transaction_hash: TxHash,
+    block_number: Option<u64>,
+    publisher: Address,
+    commission_bps: u16,
+}
+
+async fn deploy(ctx: &Ctx, commission_bps: u16, key: &KeySource) -> Result<()> {
+    let (provider, from) = ctx.signer(key)?;
+    let builder = Lottery::deploy_builder(&provider, U256::from(commission_bps));
+    let receipt = ctx.confirm(builder).await.wrap_err("deployment failed")?;
+    let address = receipt
+        .contract_address
+        .ok_or_else(|| eyre!("the receipt names no contract address"))?;
+    let out = Deployed {
+        address,
+        transaction_hash: receipt.transaction_hash,
+        block_number: receipt.block_number,
+        publisher: from,
+        commission_bps,
+    };
+    emit(ctx.json, &out, || address.to_checksum(None))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Sent {
+    transaction_hash: TxHash,
+    #[serde(flatten)]
+    detail: serde_json::Value,
+}
+
+async fn set_operator(
+    ctx: &Ctx,
+    contract: Address,
+    operator: Address,
+    key: &KeySource,
+) -> Result<()> {
+    let (provider, _) = ctx.signer(key)?;
+    require_contract(&provider, contract).await?;
+    let lottery = ctx.lottery(provider.clone(), contract);
+    let receipt = ctx
+        .confirm(lottery.setOperator(operator))
+        .await
+        .wrap_err("set-operator failed")?;
+    let out = Sent {
+        transaction_hash: receipt.transaction_hash,
+        detail: serde_json::json!({ "operator": operator }),
+    };
+    emit(ctx.json, &out, || {
+        format!(
+            "operator set to {operator} (tx {})",
+            receipt.transaction_hash
+        )
+    })
+}
+
+async fn config(
+    ctx: &Ctx,
+    contract: Address,
+    min_bet: Option<U256>,
+    betting_duration: Option<u64>,
+    min_participants: Option<u64>,
+    key: &KeySource,
+) -> Result<()> {
+    let changes = min_bet.is_some() || betting_duration.is_some() || min_participants.is_some();
+    let provider = if changes {
+        ctx.signer(key)?.0
+    } else {
+        ctx.reader()?
+    };
+    require_contract(&provider, contract).await?;
+    let lottery = ctx.lottery(provider.clone(), contract);
+    if let Some(v) = min_bet {
+        ctx.confirm(lottery.setMinBetAmount(v))
+            .await
+            .wrap_err("setting the minimum bet failed")?;
+    }
+    if let Some(v) = betting_duration {
+        ctx.confirm(lottery.setBettingDuration(U256::from(v)))
+            .await
+            .wrap_err("setting the betting duration failed")?;
+    }
+    if let Some(v) = min_participants {
+        ctx.confirm(lottery.setMinParticipants(U256::from(v)))
+            .await
+            .wrap_err("setting the minimum participants failed")?;
+    }
+    let view = ConfigView::from(lottery.getConfig().call().await.map_err(|e| describe(&e))?);
+    emit(ctx.json, &view, || config_text(&view))
+}
+
+fn config_text(c: &ConfigView) -> String {
+    let operator = c
+        .operator
+        .map_or_else(|| "(not set)".to_owned(), |a| a.to_checksum(None));
+    format!(
+        "publisher          {}\noperator           {operator}\ncommission         {} bps\nminimum bet        {}\nbetting duration   {} s\ndraw window        {}..{} s after the end of betting\nminimum extension  {} s\nmin participants   {}",
+        c.publisher.to_checksum(None),
+        c.commission_bps,
+        eth(c.min_bet_amount),
+        c.betting_duration,
+        c.min_draw_delay_after_end,
+        c.max_draw_delay_after_end,
+        c.min_end_time_extension,
+        c.min_participants
+    )
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Committed {
+    round_id: u64,
+    seed: B256,
+    commitment: B256,
+    transaction_hash: TxHash,
+}
+
+async fn commit(ctx: &Ctx, contract: Address, seed: Option<B256>, key: &KeySource) -> Result<()> {
+    let (provider, _) = ctx.signer(key)?;
+    require_contract(&provider, contract).await?;
+    let lottery = ctx.lottery(provider.clone(), contract);
+    let seed = match seed {
+        Some(s) => Seed::from_bytes(s),
+        None => Seed::random().map_err(|e| eyre!("the OS random source failed: {e}"))?,
+    };
+    let round_id = lottery
+        .currentRoundId()
+        .call()
+        .await
+        .map_err(|e| describe(&e))?;
+    let chain_id = provider
+        .get_chain_id()
+        .await
+        .map_err(|e| eyre!("{}", transport::error_chain(&e)))?;
+    let commitment = draw::commitment(chain_id, contract, round_id, &seed);
+    let receipt = ctx
+        .confirm(lottery.commitSeed(round_id, commitment))
+        .await
+        .wrap_err("commit failed")?;
+    let out = Committed {
+        round_id: round_id.saturating_to(),
+        seed: seed.reveal(),
+        commitment,
+        transaction_hash: receipt.transaction_hash,
+    };
+    emit(ctx.json, &out, || {
+        format!(
+            "committed round {round_id} (commitment {commitment})\nseed: {}\nkeep the seed secret; reveal it inside the draw window with:\n  lottery draw --contract {contract} --seed {}",
+            out.seed, out.seed
+        )
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Drawn {
+    round_id: u64,
+    outcome: &'static str,
+    #[serde(with = "abi::views::checksummed::option")]
+    winner: Option<Address>,
+    #[serde(with = "abi::views::wei")]
+    prize: U256,
+    #[serde(with = "abi::views::wei")]
+    commission: U256,
+    transaction_hash: TxHash,
+}
+
+async fn draw_round(ctx: &Ctx, contract: Address, seed: B256, key: &KeySource) -> Result<()> {
+    let (provider, _) = ctx.signer(key)?;
+    require_contract(&provider, contract).await?;
+    let lottery = ctx.lottery(provider.clone(), contract);
+    let receipt = ctx
+        .confirm(lottery.drawWinner(seed))
+        .await
+        .wrap_err("draw failed")?;
+    let out = if let Some(done) = event::<Lottery::RoundCompleted>(&receipt) {
+        Drawn {
+            round_id: done.roundId.saturating_to(),
+            outcome: "completed",
+            winner: Some(done.winner),
+            prize: done.prize,
+            commission: done.commission,
+            transaction_hash: receipt.transaction_hash,
+        }
+    } else if let Some(refunded) = event::<Lottery::RoundRefunded>(&receipt) {
+        Drawn {
+            round_id: refunded.roundId.saturating_to(),
+            outcome: "refunded",
+            winner: None,
+            prize: U256::ZERO,
+            commission: U256::ZERO,
+            transaction_hash: receipt.transaction_hash,
+        }
+    } else {
+        bail!(
+            "the draw transaction {} emitted neither RoundCompleted nor RoundRefunded",
+            receipt.transaction_hash
+        );
+    };
+    emit(ctx.json, &out, || match out.winner {
+        Some(w) => format!(
+            "round {} won by {w}: prize {}, commission {}",
+            out.round_id,
+            eth(out.prize),
+            eth(out.commission)
+        ),
+        None => format!("round {} refunded: too few participants", out.round_id),
+    })
+}
+
+async fn refund(ctx: &Ctx, contract: Address, expired: bool, key: &KeySource) -> Result<()> {
+    let (provider, _) = ctx.signer(key)?;
+    require_contract(&provider, contract).await?;
+    let lottery = ctx.lottery(provider.clone(), contract);
+    let receipt = if expired {
+        ctx.confirm(lottery.refundExpiredRound()).await
+    } else {
+        ctx.confirm(lottery.refundRound()).await
+    }
+    .wrap_err("refund failed")?;
+    let refunded = event::<Lottery::RoundRefunded>(&receipt)
+        .ok_or_else(|| eyre!("the refund emitted no RoundRefunded event"))?;
+    let out = Sent {
+        transaction_hash: receipt.transaction_hash,
+        detail: serde_json::json!({
+            "roundId": refunded.roundId.saturating_to::<u64>(),
+            "totalRefunded": refunded.totalRefunded.to_string(),
+            "participantCount": refunded.participantCount.saturating_to::<u64>(),
+        }),
+    };
+    emit(ctx.json, &out, || {
+        format!(
+            "round {} refunded: {} to {} participants (each withdraws their stake)",
+            refunded.roundId,
+            eth(refunded.totalRefunded),
+            refunded.participantCount
+        )
+    })
+}
+
+/// Parses a positive ETH amount such as `0.01`.
+fn parse_amount(text: &str) -> Result<U256> {
+    let wei = parse_ether(text.trim()).map_err(|_| {
+        eyre!("invalid amount {text:?}: expected ETH as a decimal, for example 0.01")
+    })?;
+    if wei.is_zero() {
+        bail!("the amount must be greater than zero");
+    }
+    Ok(wei)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BetOut {
+    round_id: u64,
+    #[serde(with = "abi::views::checksummed")]
+    player: Address,
+    #[serde(with = "abi::views::wei")]
+    amount: U256,
+    #[serde(with = "abi::views::wei")]
+    new_total: U256,
+    transaction_hash: TxHash,
+}
+
+async fn bet(ctx: &Ctx, contract: Address, amount: &str, key: &KeySource) -> Result<()> {
+    let value = parse_amount(amount)?;
+    let (provider, from) = ctx.signer(key)?;
+    require_contract(&provider, contract).await?;
+    let lottery = ctx.lottery(provider.clone(), contract);
+    let receipt = ctx
+        .confirm(lottery.placeBet().value(value))
+        .await
+        .wrap_err("bet failed")?;
+    let placed = event::<Lottery::BetPlaced>(&receipt)
+        .ok_or_else(|| eyre!("the bet emitted no BetPlaced event"))?;
+    let out = BetOut {
+        round_id: placed.roundId.saturating_to(),
+        player: from,
+        amount: placed.amount,
+        new_total: placed.newTotal,
+        transaction_hash: receipt.transaction_hash,
+    };
+    emit(ctx.json, &out, || {
+        format!(
+            "bet {} on round {} (your stake: {})",
+            eth(out.amount),
+            out.round_id,
+            eth(out.new_total)
+        )
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Status {
+    #[serde(with = "abi::views::checksummed")]
+    contract: Address,
+    chain_id: u64,
+    block_number: u64,
+    block_timestamp: u64,
+    config: ConfigView,
+    round: RoundView,
+    participants: Vec<ParticipantView>,
+}
+
+async fn status(ctx: &Ctx, contract: Address) -> Result<()> {
+    let provider = ctx.reader()?;
+    require_contract(&provider, contract).await?;
+    let lottery = ctx.lottery(provider.clone(), contract);
+    let rpc = |e: alloy::transports::TransportError| eyre!("{}", transport::error_chain(&e));
+    let (config, round, participants, chain_id, block) = tokio::try_join!(
+        async { lottery.getConfig().call().await.map_err(|e| describe(&e)) },
+        async { lottery.getRound().call().await.map_err(|e| describe(&e)) },
+        async {
+            lottery
+                .getParticipants()
+                .call()
+                .await
+                .map_err(|e| describe(&e))
+        },
+        async { provider.get_chain_id().await.map_err(rpc) },
+        async {
+            provider
+                .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+                .await
+                .map_err(rpc)
+        },
+    )?;
+    let block = block.ok_or_else(|| eyre!("the node has no latest block"))?;
+    let out = Status {
+        contract,
+        chain_id,
+        block_number: block.header.number,
+        block_timestamp: block.header.timestamp,
+        config: config.into(),
+        round: RoundView::try_from(round)?,
+        participants: ParticipantView::list(&participants),
+    };
+    emit(ctx.json, &out, || status_text(&out))
+}
+
+fn status_text(s: &Status) -> String {
+    let r = &s.round;
+    let now = s.block_timestamp;
+    let mut text = format!(
+        "contract {} on chain {} (block {}, time {now})\n{}\n\nround {}: {}",
+        s.contract.to_checksum(None),
+        s.chain_id,
+        s.block_number,
+        config_text(&s.config),
+        r.round_id,
+        r.state
+    );
+    match r.state {
+        RoundState::Waiting => text.push_str(if r.seed_commitment.is_some() {
+            " (seed committed; the first bet opens betting)"
+        } else {
+            " (waiting for the operator's seed commitment)"
+        }),
+        _ => text.push_str(&format!(
+            "\n  pot {} from {} participants\n  betting ends {} ({})\n  draw window {}..{} ({} .. {})",
+            eth(r.total_pot),
+            r.participant_count,
+            r.end_time,
+            relative(r.end_time, now),
+            r.min_draw_time,
+            r.max_draw_time,
+            relative(r.min_draw_time, now),
+            relative(r.max_draw_time, now)
+        )),
+    }
+    for p in &s.participants {
+        text.push_str(&format!(
+            "\n  {}  {:>14}  {:5.1}%",
+            p.address.to_checksum(None),
+            eth(p.amount),
+            p.win_chance * 100.0
+        ));
+    }
+    text
+}
+
+async fn withdraw(ctx: &Ctx, contract: Address, key: &KeySource) -> Result<()> {
+    let (provider, from) = ctx.signer(key)?;
+    require_contract(&provider, contract).await?;
+    let lottery = ctx.lottery(provider.clone(), contract);
+    let receipt = ctx
+        .confirm(lottery.withdraw())
+        .await
+        .wrap_err("withdraw failed")?;
+    let done = event::<Lottery::Withdrawn>(&receipt)
+        .ok_or_else(|| eyre!("the withdrawal emitted no Withdrawn event"))?;
+    let out = Sent {
+        transaction_hash: receipt.transaction_hash,
+        detail: serde_json::json!({ "account": from.to_checksum(None), "amount": done.amount.to_string() }),
+    };
+    emit(ctx.json, &out, || {
+        format!("withdrew {} to {from}", eth(done.amount))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts() {
+        assert_eq!(
+            parse_amount("0.01").unwrap(),
+            U256::from(10_000_000_000_000_000u64)
+        );
+        assert_eq!(
+            parse_amount(" 1 ").unwrap(),
+            U256::from(1_000_000_000_000_000_000u64)
+        );
+        for bad in ["", "0", "-1", "abc", "1e18", "0.0000000000000000001", "1,5"] {
+            assert!(parse_amount(bad).is_err(), "{bad:?} must be rejected");
+        }
+    }
+}

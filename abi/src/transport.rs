@@ -1,0 +1,320 @@
+//! JSON-RPC over HTTP(S) for alloy, on hyper-util with a connector of our choosing.
+//!
+//! alloy's own `hyper` transport feature pulls OpenSSL through hyper-tls, and its
+//! reqwest transport hides the connector. This one is a plain
+//! `tower::Service<RequestPacket>` (which is all an alloy transport is) over a
+//! hyper-util client generic over its connector, so the enclave can route every
+//! connection through its vsock egress while the CLI and tests use TCP. TLS is
+//! rustls with the `ring` provider; `https://` terminates in this process.
+
+use std::{sync::Arc, time::Duration};
+
+use alloy::{
+    rpc::{
+        client::RpcClient,
+        json_rpc::{RequestPacket, ResponsePacket},
+    },
+    transports::{TransportError, TransportErrorKind, TransportFut},
+};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::{Method, Request, Uri, header};
+use hyper_util::{
+    client::legacy::{Client, connect::Connect},
+    rt::TokioExecutor,
+};
+
+/// Largest JSON-RPC response body we accept. Log and participant queries are the big
+/// ones; the event manager chunks log ranges well below this.
+pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+
+/// Idle connections kept per host. Each new connection in the enclave costs a vsock
+/// stream, a TCP connect on the host and a TLS handshake, so we keep a few warm; a
+/// handful covers the concurrent reads of one block's batch.
+pub const MAX_IDLE_PER_HOST: usize = 4;
+
+/// How long an idle connection stays pooled: below the usual 60 s keep-alive of RPC
+/// providers' load balancers, so we close first rather than race a server close.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
+
+/// Why an RPC endpoint could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportSetupError {
+    /// The URL does not parse.
+    #[error("invalid RPC URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// What was given.
+        url: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// The TLS configuration could not be built.
+    #[error("TLS setup failed: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+/// A validated `http://` or `https://` JSON-RPC endpoint.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RpcUrl {
+    uri: Uri,
+}
+
+impl RpcUrl {
+    /// Parses and checks an RPC URL: scheme `http` or `https`, a host, no user info.
+    ///
+    /// # Errors
+    /// [`TransportSetupError::InvalidUrl`] naming what is wrong.
+    pub fn parse(text: &str) -> Result<Self, TransportSetupError> {
+        let invalid = |reason: &str| TransportSetupError::InvalidUrl {
+            url: redact_url(text),
+            reason: reason.to_owned(),
+        };
+        let uri: Uri = text.trim().parse().map_err(|_| invalid("not a URL"))?;
+        match uri.scheme_str() {
+            Some("http" | "https") => {}
+            Some(_) => return Err(invalid("the scheme must be http:// or https://")),
+            None => return Err(invalid("missing scheme (http:// or https://)")),
+        }
+        let Some(authority) = uri.authority() else {
+            return Err(invalid("missing host"));
+        };
+        if authority.as_str().contains('@') {
+            return Err(invalid("credentials in the URL are not supported"));
+        }
+        if authority.host().is_empty() {
+            return Err(invalid("missing host"));
+        }
+        Ok(Self { uri })
+    }
+
+    /// Whether TLS is used.
+    pub fn is_https(&self) -> bool {
+        self.uri.scheme_str() == Some("https")
+    }
+
+    /// Whether the host is on this machine (alloy then polls faster).
+    pub fn is_local(&self) -> bool {
+        matches!(
+            self.uri.host(),
+            Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+        )
+    }
+
+    /// The URI.
+    pub const fn uri(&self) -> &Uri {
+        &self.uri
+    }
+}
+
+impl std::str::FromStr for RpcUrl {
+    type Err = TransportSetupError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// RPC URLs often carry API keys in their path or query (`/v2/<key>`): only scheme,
+/// host and port are ever shown.
+impl std::fmt::Display for RpcUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact_url(&self.uri.to_string()))
+    }
+}
+
+impl std::fmt::Debug for RpcUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RpcUrl({self})")
+    }
+}
+
+/// `scheme://host[:port]` plus `/…` when a path or query was hidden.
+pub fn redact_url(text: &str) -> String {
+    let Ok(uri) = text.trim().parse::<Uri>() else {
+        return "<invalid URL>".to_owned();
+    };
+    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+        return "<invalid URL>".to_owned();
+    };
+    let host_port = authority.as_str().rsplit('@').next().unwrap_or_default();
+    let hidden = uri
+        .path_and_query()
+        .is_some_and(|pq| pq.as_str() != "/" && !pq.as_str().is_empty());
+    format!("{scheme}://{host_port}{}", if hidden { "/…" } else { "" })
+}
+
+/// The alloy transport: one POST per request packet over a pooled hyper client.
+#[derive(Clone)]
+pub struct HttpTransport<C> {
+    client: Client<C, Full<Bytes>>,
+    url: RpcUrl,
+}
+
+impl<C> std::fmt::Debug for HttpTransport<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpTransport")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> HttpTransport<C>
+where
+    C: Connect + Clone + Send + Sync + 'static,
+{
+    /// A transport for `url` whose connections come from `connector`.
+    pub fn new(connector: C, url: RpcUrl) -> Self {
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .build(connector);
+        Self { client, url }
+    }
+
+    /// Wraps the transport in an alloy [`RpcClient`].
+    pub fn into_client(self) -> RpcClient {
+        let local = self.url.is_local();
+        RpcClient::new(self, local)
+    }
+
+    async fn send(self, packet: RequestPacket) -> Result<ResponsePacket, TransportError> {
+        let body = packet.serialize().map_err(TransportError::ser_err)?;
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(self.url.uri().clone())
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body.get().to_owned())))
+            .map_err(TransportErrorKind::custom)?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| TransportErrorKind::custom_str(&error_chain(&e)))?;
+        let status = response.status();
+        let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+            .collect()
+            .await
+            .map_err(|e| TransportErrorKind::custom_str(&format!("reading the response: {e}")))?
+            .to_bytes();
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned();
+            return Err(TransportErrorKind::http_error(status.as_u16(), text));
+        }
+        serde_json::from_slice(&body)
+            .map_err(|e| TransportError::deser_err(e, String::from_utf8_lossy(&body)))
+    }
+}
+
+impl<C> tower::Service<RequestPacket> for HttpTransport<C>
+where
+    C: Connect + Clone + Send + Sync + 'static,
+{
+    type Response = ResponsePacket;
+    type Error = TransportError;
+    type Future = TransportFut<'static>;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, packet: RequestPacket) -> Self::Future {
+        Box::pin(self.clone().send(packet))
+    }
+}
+
+/// An error and all its sources on one line: hyper's client errors say only
+/// `client error (Connect)` at the top and hide the cause below.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let s = cause.to_string();
+        if !text.contains(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// The process-wide rustls crypto provider (`ring`). Installed once; later calls
+/// return the same provider.
+pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()))
+}
+
+/// A direct TCP connector with TLS for `https://` (web PKI roots).
+pub type TcpConnector =
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
+
+/// The connector for direct connections (CLI, tests, simulated mode without egress).
+///
+/// # Errors
+/// When the TLS configuration cannot be built.
+pub fn tcp_connector() -> Result<TcpConnector, TransportSetupError> {
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(Duration::from_secs(10)));
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(crypto_provider())?
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http))
+}
+
+/// An alloy RPC client for `url` over direct TCP (TLS for `https://`).
+///
+/// # Errors
+/// When the TLS configuration cannot be built.
+pub fn connect_tcp(url: RpcUrl) -> Result<RpcClient, TransportSetupError> {
+    Ok(HttpTransport::new(tcp_connector()?, url).into_client())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_good_urls() {
+        for ok in [
+            "http://127.0.0.1:8545",
+            "https://rpc.example.org/v2/abc",
+            "http://localhost:8545/",
+        ] {
+            RpcUrl::parse(ok).unwrap();
+        }
+        assert!(RpcUrl::parse("https://x.org").unwrap().is_https());
+        assert!(RpcUrl::parse("http://127.0.0.1:1").unwrap().is_local());
+    }
+
+    #[test]
+    fn rejects_bad_urls_with_reasons() {
+        for (bad, why) in [
+            ("", "not a URL"),
+            ("127.0.0.1:8545", "scheme"),
+            ("ws://127.0.0.1:8545", "scheme"),
+            ("http://user:pw@host:1", "credentials"),
+            ("not a url", "not a URL"),
+        ] {
+            let err = RpcUrl::parse(bad).unwrap_err().to_string();
+            assert!(err.contains(why), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn display_hides_paths_that_carry_api_keys() {
+        let url = RpcUrl::parse("https://eth.example.org/v2/SECRETKEY?x=1").unwrap();
+        assert_eq!(url.to_string(), "https://eth.example.org/…");
+        assert!(!format!("{url:?}").contains("SECRET"));
+        let err = RpcUrl::parse("ftp://h/SECRETKEY").unwrap_err().to_string();
+        assert!(!err.contains("SECRET"), "{err}");
+    }
+}
