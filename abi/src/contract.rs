@@ -169,7 +169,7 @@ fn state_name(raw: u8) -> String {
 }
 
 fn eth(wei: U256) -> String {
-    format!("{} ETH", alloy::primitives::utils::format_ether(wei))
+    crate::views::format_eth(wei)
 }
 
 /// A sentence a user can act on for each of the contract's custom errors.

@@ -65,6 +65,17 @@ pub mod checksummed {
     }
 }
 
+/// Wei as ETH for people, trailing zeros trimmed (`10000000000000000` -> `0.01 ETH`).
+pub fn format_eth(wei: U256) -> String {
+    let s = alloy::primitives::utils::format_ether(wei);
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &s
+    };
+    format!("{s} ETH")
+}
+
 /// A round: the current one, or a settled one in the history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -228,6 +239,20 @@ mod tests {
                 "{bad} must be rejected"
             );
         }
+    }
+
+    #[test]
+    fn eth_is_trimmed() {
+        assert_eq!(
+            format_eth(U256::from(10_000_000_000_000_000u64)),
+            "0.01 ETH"
+        );
+        assert_eq!(
+            format_eth(U256::from(2_000_000_000_000_000_000u64)),
+            "2 ETH"
+        );
+        assert_eq!(format_eth(U256::ZERO), "0 ETH");
+        assert_eq!(format_eth(U256::from(1)), "0.000000000000000001 ETH");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! test, killed when the [`TestChain`] drops; deploys the `Lottery` contract; drives
 //! chain time with anvil's time calls instead of sleeping.
 
+pub mod gas;
+
 use std::path::PathBuf;
 
 use abi::{
@@ -43,7 +45,11 @@ pub fn anvil_binary() -> PathBuf {
         return PathBuf::from(path);
     }
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin/anvil");
-    assert!(path.exists(), "anvil not found at {}: run scripts/install-tools (or set ANVIL_BIN)", path.display());
+    assert!(
+        path.exists(),
+        "anvil not found at {}: run scripts/install-tools (or set ANVIL_BIN)",
+        path.display()
+    );
     path
 }
 
@@ -83,8 +89,11 @@ impl TestChain {
             .args(args.iter().copied())
             .try_spawn()
             .expect("spawn anvil");
-        let keys: Vec<PrivateKeySigner> =
-            anvil.keys().iter().map(|k| PrivateKeySigner::from_signing_key(k.into())).collect();
+        let keys: Vec<PrivateKeySigner> = anvil
+            .keys()
+            .iter()
+            .map(|k| PrivateKeySigner::from_signing_key(k.into()))
+            .collect();
         let accounts = keys.iter().map(PrivateKeySigner::address).collect();
         let mut wallet = EthereumWallet::from(keys[0].clone());
         for key in &keys[1..] {
@@ -92,9 +101,24 @@ impl TestChain {
         }
         let url = abi::transport::RpcUrl::parse(&anvil.endpoint()).expect("anvil URL");
         let client = || abi::transport::connect_tcp(url.clone()).expect("RPC client");
-        let provider = ProviderBuilder::new().wallet(wallet).connect_client(client()).erased();
-        let raw = ProviderBuilder::new().connect_client(client()).erased();
-        Self { anvil, provider, raw, accounts, keys }
+        // Simple nonce management (ask the node every time): tests roll the chain back
+        // with snapshots, and alloy's cached nonces would not follow.
+        let provider = ProviderBuilder::new()
+            .with_simple_nonce_management()
+            .wallet(wallet)
+            .connect_client(client())
+            .erased();
+        let raw = ProviderBuilder::new()
+            .with_simple_nonce_management()
+            .connect_client(client())
+            .erased();
+        Self {
+            anvil,
+            provider,
+            raw,
+            accounts,
+            keys,
+        }
     }
 
     /// The HTTP endpoint.
@@ -134,7 +158,10 @@ impl TestChain {
     ///
     /// # Panics
     /// When a step fails.
-    pub async fn deploy_with_operator(&self, commission_bps: u64) -> Lottery::LotteryInstance<DynProvider> {
+    pub async fn deploy_with_operator(
+        &self,
+        commission_bps: u64,
+    ) -> Lottery::LotteryInstance<DynProvider> {
         let lottery = self.deploy(commission_bps).await;
         ok(lottery.setOperator(self.operator()).from(self.publisher())).await;
         lottery
@@ -159,7 +186,10 @@ impl TestChain {
     /// # Panics
     /// On RPC failure.
     pub async fn next_block_at(&self, at: u64) {
-        self.provider.anvil_set_next_block_timestamp(at).await.expect("evm_setNextBlockTimestamp");
+        self.provider
+            .anvil_set_next_block_timestamp(at)
+            .await
+            .expect("evm_setNextBlockTimestamp");
     }
 
     /// Mines an empty block at `at`.
@@ -191,8 +221,16 @@ impl TestChain {
     ///
     /// # Panics
     /// When the commit fails.
-    pub async fn commit(&self, lottery: &Lottery::LotteryInstance<DynProvider>, seed: &Seed) -> B256 {
-        let round = lottery.currentRoundId().call().await.expect("currentRoundId");
+    pub async fn commit(
+        &self,
+        lottery: &Lottery::LotteryInstance<DynProvider>,
+        seed: &Seed,
+    ) -> B256 {
+        let round = lottery
+            .currentRoundId()
+            .call()
+            .await
+            .expect("currentRoundId");
         let commitment = draw::commitment(self.chain_id().await, *lottery.address(), round, seed);
         ok(lottery.commitSeed(round, commitment).from(self.operator())).await;
         commitment
@@ -219,10 +257,16 @@ pub async fn try_send<P: Provider, D: CallDecoder>(
 ) -> Result<TransactionReceipt, RevertReason> {
     let pending = match call.send().await {
         Ok(p) => p,
-        Err(e) => return Err(RevertReason::from_error(&e).unwrap_or_else(|| panic!("not a revert: {e}"))),
+        Err(e) => {
+            return Err(RevertReason::from_error(&e).unwrap_or_else(|| panic!("not a revert: {e}")));
+        }
     };
     let receipt = pending.get_receipt().await.expect("receipt");
-    assert!(receipt.status(), "transaction {} reverted on chain", receipt.transaction_hash);
+    assert!(
+        receipt.status(),
+        "transaction {} reverted on chain",
+        receipt.transaction_hash
+    );
     Ok(receipt)
 }
 
@@ -240,7 +284,12 @@ pub async fn revert<P: Provider, D: CallDecoder>(call: CallBuilder<P, D>) -> Lot
 
 /// Decodes every `E` event in a receipt.
 pub fn events<E: alloy::sol_types::SolEvent>(receipt: &TransactionReceipt) -> Vec<E> {
-    receipt.inner.logs().iter().filter_map(|log| log.log_decode::<E>().ok().map(|l| l.inner.data)).collect()
+    receipt
+        .inner
+        .logs()
+        .iter()
+        .filter_map(|log| log.log_decode::<E>().ok().map(|l| l.inner.data))
+        .collect()
 }
 
 /// One ether in wei.

@@ -2,13 +2,12 @@
 
 use std::path::PathBuf;
 
-use abi::transport::RpcUrl;
 use alloy::primitives::{Address, B256, U256};
 use clap::{Args, Parser, Subcommand};
 
 /// Admin CLI for the enclave lottery's `Lottery` contract.
 #[derive(Debug, Parser)]
-#[command(name = "lottery", version, about, long_about = None)]
+#[command(name = "lottery", version)]
 pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) global: Global,
@@ -19,7 +18,8 @@ pub(crate) struct Cli {
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub(crate) struct Global {
-    /// JSON-RPC endpoint (http:// or https://). Only scheme, host and port are ever printed.
+    /// JSON-RPC endpoint (http:// or https://). Only scheme, host and port are ever
+    /// printed: the URL is validated after argument parsing, so no error echoes it.
     #[arg(
         long,
         global = true,
@@ -27,7 +27,7 @@ pub(crate) struct Global {
         default_value = "http://127.0.0.1:8545",
         hide_env_values = true
     )]
-    pub(crate) rpc_url: RpcUrl,
+    pub(crate) rpc_url: String,
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub(crate) json: bool,

@@ -92,12 +92,13 @@ fn describe(err: &alloy::contract::Error) -> eyre::Report {
     }
 }
 
-/// Whether the address holds code (so we fail early with a clear message).
-async fn require_contract(provider: &DynProvider, address: Address) -> Result<()> {
+/// Whether the address holds code (so we fail early with a clear message). Also the
+/// first call of most commands, so it names the endpoint when it is unreachable.
+async fn require_contract(ctx: &Ctx, provider: &DynProvider, address: Address) -> Result<()> {
     let code = provider
         .get_code_at(address)
         .await
-        .map_err(|e| eyre!("{}", transport::error_chain(&e)))?;
+        .map_err(|e| eyre!("cannot query {}: {}", ctx.rpc, transport::error_chain(&e)))?;
     if code.is_empty() {
         bail!("no contract at {address} on this chain (wrong --contract or --rpc-url?)");
     }
@@ -115,7 +116,7 @@ fn event<E: SolEvent>(receipt: &TransactionReceipt) -> Option<E> {
 /// Entry point: dispatches to the command.
 pub(crate) async fn run(cli: Cli) -> Result<()> {
     let ctx = Ctx {
-        rpc: cli.global.rpc_url,
+        rpc: RpcUrl::parse(&cli.global.rpc_url).wrap_err("invalid --rpc-url / LOTTERY_RPC_URL")?,
         json: cli.global.json,
         timeout: Duration::from_secs(cli.global.timeout),
     };
@@ -174,9 +175,11 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Deployed {
+    #[serde(with = "abi::views::checksummed")]
     address: Address,
     transaction_hash: TxHash,
     block_number: Option<u64>,
+    #[serde(with = "abi::views::checksummed")]
     publisher: Address,
     commission_bps: u16,
 }
@@ -213,7 +216,7 @@ async fn set_operator(
     key: &KeySource,
 ) -> Result<()> {
     let (provider, _) = ctx.signer(key)?;
-    require_contract(&provider, contract).await?;
+    require_contract(ctx, &provider, contract).await?;
     let lottery = ctx.lottery(provider.clone(), contract);
     let receipt = ctx
         .confirm(lottery.setOperator(operator))
@@ -221,7 +224,7 @@ async fn set_operator(
         .wrap_err("set-operator failed")?;
     let out = Sent {
         transaction_hash: receipt.transaction_hash,
-        detail: serde_json::json!({ "operator": operator }),
+        detail: serde_json::json!({ "operator": operator.to_checksum(None) }),
     };
     emit(ctx.json, &out, || {
         format!(
@@ -240,25 +243,49 @@ async fn config(
     key: &KeySource,
 ) -> Result<()> {
     let changes = min_bet.is_some() || betting_duration.is_some() || min_participants.is_some();
-    let provider = if changes {
-        ctx.signer(key)?.0
+    let (provider, from) = if changes {
+        ctx.signer(key)?
     } else {
-        ctx.reader()?
+        (ctx.reader()?, Address::ZERO)
     };
-    require_contract(&provider, contract).await?;
+    require_contract(ctx, &provider, contract).await?;
     let lottery = ctx.lottery(provider.clone(), contract);
+    // Simulate every change before sending any, so one bad value changes nothing.
+    if let Some(v) = min_bet {
+        let call = lottery.setMinBetAmount(v).from(from);
+        call.call()
+            .await
+            .map_err(|e| describe(&e))
+            .wrap_err("--min-bet rejected")?;
+    }
+    if let Some(v) = betting_duration {
+        let call = lottery.setBettingDuration(U256::from(v)).from(from);
+        call.call()
+            .await
+            .map_err(|e| describe(&e))
+            .wrap_err("--betting-duration rejected")?;
+    }
+    if let Some(v) = min_participants {
+        let call = lottery.setMinParticipants(U256::from(v)).from(from);
+        call.call()
+            .await
+            .map_err(|e| describe(&e))
+            .wrap_err("--min-participants rejected")?;
+    }
     if let Some(v) = min_bet {
         ctx.confirm(lottery.setMinBetAmount(v))
             .await
             .wrap_err("setting the minimum bet failed")?;
     }
     if let Some(v) = betting_duration {
-        ctx.confirm(lottery.setBettingDuration(U256::from(v)))
+        let call = lottery.setBettingDuration(U256::from(v));
+        ctx.confirm(call)
             .await
             .wrap_err("setting the betting duration failed")?;
     }
     if let Some(v) = min_participants {
-        ctx.confirm(lottery.setMinParticipants(U256::from(v)))
+        let call = lottery.setMinParticipants(U256::from(v));
+        ctx.confirm(call)
             .await
             .wrap_err("setting the minimum participants failed")?;
     }
@@ -294,7 +321,7 @@ struct Committed {
 
 async fn commit(ctx: &Ctx, contract: Address, seed: Option<B256>, key: &KeySource) -> Result<()> {
     let (provider, _) = ctx.signer(key)?;
-    require_contract(&provider, contract).await?;
+    require_contract(ctx, &provider, contract).await?;
     let lottery = ctx.lottery(provider.clone(), contract);
     let seed = match seed {
         Some(s) => Seed::from_bytes(s),
@@ -344,7 +371,7 @@ struct Drawn {
 
 async fn draw_round(ctx: &Ctx, contract: Address, seed: B256, key: &KeySource) -> Result<()> {
     let (provider, _) = ctx.signer(key)?;
-    require_contract(&provider, contract).await?;
+    require_contract(ctx, &provider, contract).await?;
     let lottery = ctx.lottery(provider.clone(), contract);
     let receipt = ctx
         .confirm(lottery.drawWinner(seed))
@@ -387,7 +414,7 @@ async fn draw_round(ctx: &Ctx, contract: Address, seed: B256, key: &KeySource) -
 
 async fn refund(ctx: &Ctx, contract: Address, expired: bool, key: &KeySource) -> Result<()> {
     let (provider, _) = ctx.signer(key)?;
-    require_contract(&provider, contract).await?;
+    require_contract(ctx, &provider, contract).await?;
     let lottery = ctx.lottery(provider.clone(), contract);
     let receipt = if expired {
         ctx.confirm(lottery.refundExpiredRound()).await
@@ -417,7 +444,13 @@ async fn refund(ctx: &Ctx, contract: Address, expired: bool, key: &KeySource) ->
 
 /// Parses a positive ETH amount such as `0.01`.
 fn parse_amount(text: &str) -> Result<U256> {
-    let wei = parse_ether(text.trim()).map_err(|_| {
+    let text = text.trim();
+    if text.starts_with(['-', '+']) {
+        bail!(
+            "invalid amount {text:?}: expected a positive ETH amount such as 0.01, without a sign"
+        );
+    }
+    let wei = parse_ether(text).map_err(|_| {
         eyre!("invalid amount {text:?}: expected ETH as a decimal, for example 0.01")
     })?;
     if wei.is_zero() {
@@ -442,7 +475,7 @@ struct BetOut {
 async fn bet(ctx: &Ctx, contract: Address, amount: &str, key: &KeySource) -> Result<()> {
     let value = parse_amount(amount)?;
     let (provider, from) = ctx.signer(key)?;
-    require_contract(&provider, contract).await?;
+    require_contract(ctx, &provider, contract).await?;
     let lottery = ctx.lottery(provider.clone(), contract);
     let receipt = ctx
         .confirm(lottery.placeBet().value(value))
@@ -482,7 +515,7 @@ struct Status {
 
 async fn status(ctx: &Ctx, contract: Address) -> Result<()> {
     let provider = ctx.reader()?;
-    require_contract(&provider, contract).await?;
+    require_contract(ctx, &provider, contract).await?;
     let lottery = ctx.lottery(provider.clone(), contract);
     let rpc = |e: alloy::transports::TransportError| eyre!("{}", transport::error_chain(&e));
     let (config, round, participants, chain_id, block) = tokio::try_join!(
@@ -559,7 +592,7 @@ fn status_text(s: &Status) -> String {
 
 async fn withdraw(ctx: &Ctx, contract: Address, key: &KeySource) -> Result<()> {
     let (provider, from) = ctx.signer(key)?;
-    require_contract(&provider, contract).await?;
+    require_contract(ctx, &provider, contract).await?;
     let lottery = ctx.lottery(provider.clone(), contract);
     let receipt = ctx
         .confirm(lottery.withdraw())
@@ -590,7 +623,16 @@ mod tests {
             parse_amount(" 1 ").unwrap(),
             U256::from(1_000_000_000_000_000_000u64)
         );
-        for bad in ["", "0", "-1", "abc", "1e18", "0.0000000000000000001", "1,5"] {
+        for bad in [
+            "",
+            "0",
+            "-1",
+            "+1",
+            "abc",
+            "1e18",
+            "0.0000000000000000001",
+            "1,5",
+        ] {
             assert!(parse_amount(bad).is_err(), "{bad:?} must be rejected");
         }
     }

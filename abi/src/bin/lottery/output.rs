@@ -16,16 +16,7 @@ pub(crate) fn emit<T: Serialize>(
     Ok(())
 }
 
-/// Wei as ETH with trailing zeros trimmed (`0.010000` -> `0.01`).
-pub(crate) fn eth(wei: alloy::primitives::U256) -> String {
-    let s = alloy::primitives::utils::format_ether(wei);
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        s
-    };
-    format!("{s} ETH")
-}
+pub(crate) use abi::views::format_eth as eth;
 
 /// A chain timestamp relative to the latest block (`in 42 s`, `12 s ago`).
 pub(crate) fn relative(at: u64, now: u64) -> String {
@@ -39,14 +30,6 @@ pub(crate) fn relative(at: u64, now: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy::primitives::U256;
-
-    #[test]
-    fn eth_trims() {
-        assert_eq!(eth(U256::from(10_000_000_000_000_000u64)), "0.01 ETH");
-        assert_eq!(eth(U256::from(2_000_000_000_000_000_000u64)), "2 ETH");
-        assert_eq!(eth(U256::ZERO), "0 ETH");
-    }
 
     #[test]
     fn relative_times() {

@@ -1,0 +1,181 @@
+//! Contract reverts come back as sentences, and nothing is mined.
+
+use alloy::primitives::B256;
+
+use crate::{Chain, OPERATOR, PUBLISHER};
+
+#[test]
+fn reverts_are_decoded() {
+    let chain = Chain::start();
+    let contract = chain.deploy_with_operator();
+    let a = contract.to_checksum(None);
+    let block = chain.block_number();
+
+    // A bet before the operator committed a seed.
+    let err = chain
+        .cli_as(2, &["bet", "--contract", &a, "--amount", "0.01"])
+        .failure(1);
+    assert_eq!(
+        err,
+        "error: bet failed: round 1 has no seed commitment yet: the operator must commit before betting opens\n"
+    );
+
+    // A commit by someone other than the operator (here: the publisher).
+    let err = chain
+        .cli_as(PUBLISHER, &["commit", "--contract", &a])
+        .failure(1);
+    assert_eq!(
+        err,
+        format!(
+            "error: commit failed: {} is not the operator of this contract\n",
+            chain.cs(PUBLISHER)
+        )
+    );
+
+    // set-operator by someone other than the publisher.
+    let err = chain
+        .cli_as(
+            3,
+            &["set-operator", "--contract", &a, "--operator", &chain.cs(3)],
+        )
+        .failure(1);
+    assert_eq!(
+        err,
+        format!(
+            "error: set-operator failed: {} is not the publisher (deployer) of this contract\n",
+            chain.cs(3)
+        )
+    );
+
+    // set-operator to the publisher itself.
+    let err = chain
+        .cli_as(
+            PUBLISHER,
+            &[
+                "set-operator",
+                "--contract",
+                &a,
+                "--operator",
+                &chain.cs(PUBLISHER),
+            ],
+        )
+        .failure(1);
+    assert_eq!(
+        err,
+        format!(
+            "error: set-operator failed: {} cannot be the operator (zero address or the publisher)\n",
+            chain.cs(PUBLISHER)
+        )
+    );
+    assert_eq!(chain.block_number(), block, "no reverted call was mined");
+
+    // Betting opens.
+    let (seed, round) = chain.commit(contract);
+    assert_eq!(round, 1);
+    chain.bet(contract, 2, "0.01");
+    chain.bet(contract, 3, "0.03");
+    let status = chain.status(contract);
+    let min_draw = status["round"]["minDrawTime"].as_u64().unwrap();
+    let block = chain.block_number();
+
+    // A bet below the minimum.
+    let err = chain
+        .cli_as(4, &["bet", "--contract", &a, "--amount", "0.0001"])
+        .failure(1);
+    assert!(
+        err.starts_with("error: bet failed: bet of 0.0001")
+            && err.contains("is below the minimum bet of 0.001"),
+        "{err}"
+    );
+
+    // A draw before the draw window.
+    let err = chain
+        .cli_as(
+            OPERATOR,
+            &["draw", "--contract", &a, "--seed", &seed.to_string()],
+        )
+        .failure(1);
+    let prefix =
+        format!("error: draw failed: round 1 cannot be drawn before {min_draw} (block time ");
+    assert!(err.starts_with(&prefix) && err.ends_with(")\n"), "{err}");
+    let at: u64 = err[prefix.len()..err.len() - 2]
+        .parse()
+        .expect("block time");
+    assert!(at < min_draw, "{err}");
+
+    // set-operator while betting.
+    let err = chain
+        .cli_as(
+            PUBLISHER,
+            &["set-operator", "--contract", &a, "--operator", &chain.cs(5)],
+        )
+        .failure(1);
+    assert_eq!(
+        err,
+        "error: set-operator failed: round 1 is BETTING, but this needs it WAITING\n"
+    );
+    assert_eq!(chain.block_number(), block, "no reverted call was mined");
+
+    // Inside the window, a wrong seed.
+    chain.increase_time(200);
+    let block = chain.block_number();
+    let wrong = B256::repeat_byte(0x11);
+    assert_ne!(wrong, seed);
+    let err = chain
+        .cli_as(
+            OPERATOR,
+            &["draw", "--contract", &a, "--seed", &wrong.to_string()],
+        )
+        .failure(1);
+    assert_eq!(
+        err,
+        "error: draw failed: the seed does not match the commitment of round 1\n"
+    );
+    // Only the operator draws, even with the right seed.
+    let err = chain
+        .cli_as(
+            PUBLISHER,
+            &["draw", "--contract", &a, "--seed", &seed.to_string()],
+        )
+        .failure(1);
+    assert_eq!(
+        err,
+        format!(
+            "error: draw failed: {} is not the operator of this contract\n",
+            chain.cs(PUBLISHER)
+        )
+    );
+    assert_eq!(chain.block_number(), block, "no reverted call was mined");
+    let status = chain.status(contract);
+    assert_eq!(status["round"]["state"], "BETTING");
+    assert_eq!(status["round"]["totalPot"], "40000000000000000");
+
+    // The right seed still draws.
+    let drawn = chain
+        .cli_as(
+            OPERATOR,
+            &[
+                "--json",
+                "draw",
+                "--contract",
+                &a,
+                "--seed",
+                &seed.to_string(),
+            ],
+        )
+        .json();
+    assert_eq!(drawn["outcome"], "completed");
+}
+
+#[test]
+fn malformed_seed_is_a_usage_error() {
+    let chain = Chain::start();
+    let a = chain.deploy_with_operator().to_checksum(None);
+    let err = chain
+        .cli_as(OPERATOR, &["draw", "--contract", &a, "--seed", "0x1234"])
+        .failure(2);
+    assert!(
+        err.starts_with("error: invalid value '0x1234' for '--seed <SEED>'"),
+        "{err}"
+    );
+}
