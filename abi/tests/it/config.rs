@@ -98,7 +98,7 @@ fn config_shows_and_updates() {
     assert_eq!(
         err,
         format!(
-            "error: setting the minimum participants failed: {} is not the operator of this contract\n",
+            "error: --min-participants rejected: {} is not the operator of this contract\n",
             chain.cs(PUBLISHER)
         )
     );
