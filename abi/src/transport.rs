@@ -37,6 +37,13 @@ pub const MAX_IDLE_PER_HOST: usize = 4;
 /// providers' load balancers, so we close first rather than race a server close.
 pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
 
+/// Receipt/filter polling against a node on this machine (anvil mines instantly).
+pub const LOCAL_POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// Receipt/filter polling against a remote node: well under a 2 s L2 block or a 12 s
+/// mainnet slot, without flooding a rate-limited provider.
+pub const REMOTE_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Why an RPC endpoint could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportSetupError {
@@ -171,10 +178,17 @@ where
         Self { client, url }
     }
 
-    /// Wraps the transport in an alloy [`RpcClient`].
+    /// Wraps the transport in an alloy [`RpcClient`], with its polling interval (used
+    /// for receipts and filters) set deliberately: alloy's default for non-local
+    /// endpoints is 7 s, longer than a block on most chains.
     pub fn into_client(self) -> RpcClient {
         let local = self.url.is_local();
-        RpcClient::new(self, local)
+        let interval = if local {
+            LOCAL_POLL_INTERVAL
+        } else {
+            REMOTE_POLL_INTERVAL
+        };
+        RpcClient::new(self, local).with_poll_interval(interval)
     }
 
     async fn send(self, packet: RequestPacket) -> Result<ResponsePacket, TransportError> {
