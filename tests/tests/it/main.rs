@@ -3,6 +3,9 @@
 //! Contract tests drive chain time with anvil's time calls; nothing sleeps through a
 //! real round.
 
+// A failed unwrap in a test helper is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
+
 mod gas;
 mod hostile;
 mod lifecycle;
