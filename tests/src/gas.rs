@@ -31,10 +31,11 @@ pub struct SettlementGas {
     pub refund_expired_round: u64,
 }
 
-/// A distinct, never-used address for player `i`.
-fn player_address(i: usize) -> Address {
+/// A never-used address for player `i` of the lottery at `lottery`: unique per
+/// deployment, so measurements on one chain never reuse an address (or its nonce).
+fn player_address(lottery: Address, i: usize) -> Address {
     let mut bytes = [0u8; 20];
-    bytes[0] = 0xbe;
+    bytes[..12].copy_from_slice(&alloy::primitives::keccak256(lottery)[..12]);
     bytes[12..].copy_from_slice(&(i as u64 + 1).to_be_bytes());
     Address::from(bytes)
 }
@@ -64,7 +65,7 @@ pub async fn measure(chain: &TestChain, participants: usize) -> SettlementGas {
     let mut first_bet = 0;
     let mut later_bet = 0;
     for i in 0..participants {
-        let player = player_address(i);
+        let player = player_address(*lottery.address(), i);
         chain
             .raw
             .anvil_set_balance(player, milli(1000))
