@@ -67,19 +67,54 @@ impl Ctx {
         &self,
         call: CallBuilder<&DynProvider, D>,
     ) -> Result<TransactionReceipt> {
+        let provider = call.provider.clone();
         let pending = call.send().await.map_err(|e| describe(&e))?;
         let hash = *pending.tx_hash();
-        let receipt = pending
-            .with_timeout(Some(self.timeout))
-            .get_receipt()
-            .await
-            .wrap_err_with(|| {
-                format!("no receipt for {hash} within {} s", self.timeout.as_secs())
-            })?;
+        let receipt = wait_for_receipt(&provider, hash, self.timeout).await?;
         if !receipt.status() {
             bail!("transaction {hash} reverted on chain");
         }
         Ok(receipt)
+    }
+}
+
+/// Consecutive failed receipt queries tolerated before giving up (a flaky RPC should
+/// not make us report a sent transaction as failed).
+const RECEIPT_QUERY_RETRIES: u32 = 3;
+
+/// Polls `eth_getTransactionReceipt` until the receipt exists or `timeout` passes.
+///
+/// alloy's `get_receipt` spawns a block poller that outlives the call; a CLI that
+/// exits right after would cut it off mid-request (and it logs an error doing so).
+async fn wait_for_receipt(
+    provider: &DynProvider,
+    hash: TxHash,
+    timeout: Duration,
+) -> Result<TransactionReceipt> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let interval = provider.client().poll_interval();
+    let mut failures = 0;
+    loop {
+        match provider.get_transaction_receipt(hash).await {
+            Ok(Some(receipt)) => return Ok(receipt),
+            Ok(None) => failures = 0,
+            Err(e) => {
+                failures += 1;
+                if failures > RECEIPT_QUERY_RETRIES {
+                    bail!(
+                        "transaction {hash} was sent, but its receipt cannot be fetched: {}",
+                        transport::error_chain(&e)
+                    );
+                }
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!(
+                "transaction {hash} was sent but not mined within {} s",
+                timeout.as_secs()
+            );
+        }
+        tokio::time::sleep(interval).await;
     }
 }
 
