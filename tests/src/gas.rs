@@ -8,7 +8,7 @@
 use abi::draw::Seed;
 use alloy::{
     primitives::{Address, B256, U256},
-    providers::{Provider, ext::AnvilApi},
+    providers::ext::AnvilApi,
 };
 
 use crate::{TestChain, milli, ok};
@@ -98,32 +98,18 @@ pub async fn measure(chain: &TestChain, participants: usize) -> SettlementGas {
         "every bet must have landed"
     );
 
-    let snapshot = chain.provider.anvil_snapshot().await.expect("evm_snapshot");
-    chain.next_block_at(round.minDrawTime).await;
-    let draw = ok(lottery.drawWinner(seed.reveal()).from(chain.operator())).await;
-    assert_eq!(
-        crate::events::<abi::contract::Lottery::RoundCompleted>(&draw).len(),
-        1,
-        "the draw must complete"
-    );
-    assert!(
-        chain
-            .provider
-            .anvil_revert(snapshot)
-            .await
-            .expect("evm_revert")
-    );
-
-    let snapshot = chain.provider.anvil_snapshot().await.expect("evm_snapshot");
-    let refund = ok(lottery.refundRound().from(chain.operator())).await;
-    assert!(
-        chain
-            .provider
-            .anvil_revert(snapshot)
-            .await
-            .expect("evm_revert")
-    );
-
+    let draw = in_snapshot(chain, async {
+        chain.next_block_at(round.minDrawTime).await;
+        let draw = ok(lottery.drawWinner(seed.reveal()).from(chain.operator())).await;
+        assert_eq!(
+            crate::events::<abi::contract::Lottery::RoundCompleted>(&draw).len(),
+            1,
+            "the draw must complete"
+        );
+        draw
+    })
+    .await;
+    let refund = in_snapshot(chain, ok(lottery.refundRound().from(chain.operator()))).await;
     chain.next_block_at(round.maxDrawTime + 1).await;
     let expired = ok(lottery.refundExpiredRound().from(chain.publisher())).await;
 
@@ -137,14 +123,18 @@ pub async fn measure(chain: &TestChain, participants: usize) -> SettlementGas {
     }
 }
 
-/// The block gas used so far on `chain` (for sanity checks in reports).
-///
-/// # Panics
-/// On RPC failure.
-pub async fn block_number(chain: &TestChain) -> u64 {
-    chain
-        .provider
-        .get_block_number()
-        .await
-        .expect("block number")
+/// Runs `step` and rolls the chain back to before it, so several settlements can be
+/// measured on one round.
+async fn in_snapshot<T>(chain: &TestChain, step: impl std::future::Future<Output = T>) -> T {
+    let snapshot = chain.provider.anvil_snapshot().await.expect("evm_snapshot");
+    let out = step.await;
+    assert!(
+        chain
+            .provider
+            .anvil_revert(snapshot)
+            .await
+            .expect("evm_revert"),
+        "evm_revert refused"
+    );
+    out
 }

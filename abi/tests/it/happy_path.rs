@@ -144,19 +144,7 @@ fn happy_path_with_json() {
 
     // draw, past minDrawTime
     chain.increase_time(200);
-    let drawn = chain
-        .cli_as(
-            OPERATOR,
-            &[
-                "--json",
-                "draw",
-                "--contract",
-                &a,
-                "--seed",
-                &seed.to_string(),
-            ],
-        )
-        .json();
+    let drawn = chain.draw(&a, seed);
     let wei = |s: &str| U256::from_str_radix(s, 10).unwrap();
     let winner = draw::winner(
         &[

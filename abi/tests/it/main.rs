@@ -330,6 +330,22 @@ impl Chain {
         .success();
     }
 
+    /// `draw --json` with `seed` as the operator; must succeed.
+    pub(crate) fn draw(&self, contract: &str, seed: B256) -> Value {
+        self.cli_as(
+            OPERATOR,
+            &[
+                "--json",
+                "draw",
+                "--contract",
+                contract,
+                "--seed",
+                &seed.to_string(),
+            ],
+        )
+        .json()
+    }
+
     /// `status --json`.
     pub(crate) fn status(&self, contract: Address) -> Value {
         self.cli(&["--json", "status", "--contract", &contract.to_string()])

@@ -123,19 +123,7 @@ fn draw_with_too_few_players_refunds() {
         json!([{ "address": chain.cs(2), "amount": "30000000000000000", "winChance": 1.0 }])
     );
     chain.increase_time(200);
-    let drawn = chain
-        .cli_as(
-            OPERATOR,
-            &[
-                "--json",
-                "draw",
-                "--contract",
-                &a,
-                "--seed",
-                &seed.to_string(),
-            ],
-        )
-        .json();
+    let drawn = chain.draw(&a, seed);
     assert_eq!(
         drawn,
         json!({

@@ -151,19 +151,7 @@ fn reverts_are_decoded() {
     assert_eq!(status["round"]["totalPot"], "40000000000000000");
 
     // The right seed still draws.
-    let drawn = chain
-        .cli_as(
-            OPERATOR,
-            &[
-                "--json",
-                "draw",
-                "--contract",
-                &a,
-                "--seed",
-                &seed.to_string(),
-            ],
-        )
-        .json();
+    let drawn = chain.draw(&a, seed);
     assert_eq!(drawn["outcome"], "completed");
 }
 
