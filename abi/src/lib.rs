@@ -7,6 +7,8 @@
 //!   the stake-weighted winner, recomputable by anyone from a revealed seed.
 //! - [`views`]: the JSON shapes served to browsers and printed by the CLI (camelCase,
 //!   wei as decimal strings, checksummed addresses, timestamps in seconds).
+//! - [`state`]: the mirrored lottery state (snapshot plus sequence-numbered events) that
+//!   enclave-app keeps, the control channel streams and the web API serves.
 //! - [`transport`]: the JSON-RPC-over-HTTP transport on hyper-util + rustls (ring) with
 //!   a swappable connector, handed to alloy's `RpcClient`.
 //!
@@ -15,5 +17,6 @@
 
 pub mod contract;
 pub mod draw;
+pub mod state;
 pub mod transport;
 pub mod views;
