@@ -246,7 +246,7 @@ pub struct Snapshot {
 
 /// One change to the state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "type", content = "data")]
+#[serde(rename_all = "snake_case", rename_all_fields = "camelCase", tag = "type", content = "data")]
 pub enum StateChange {
     /// The current round changed (a new round, a bet, a state change, new times).
     RoundUpdate(RoundView),
@@ -262,6 +262,13 @@ pub enum StateChange {
     OperatorUpdate(OperatorStatus),
     /// A new block was processed.
     HeadUpdate(ChainHead),
+    /// A reorganisation undid blocks from `fromBlock` on: history and activity entries
+    /// from those blocks were removed. A subscriber that keeps lists takes a new
+    /// snapshot; the re-read state follows as ordinary events.
+    Reorged {
+        /// The first block that is no longer canonical.
+        from_block: u64,
+    },
 }
 
 /// A change with its sequence number.
