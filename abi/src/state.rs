@@ -246,7 +246,12 @@ pub struct Snapshot {
 
 /// One change to the state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", rename_all_fields = "camelCase", tag = "type", content = "data")]
+#[serde(
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase",
+    tag = "type",
+    content = "data"
+)]
 pub enum StateChange {
     /// The current round changed (a new round, a bet, a state change, new times).
     RoundUpdate(RoundView),

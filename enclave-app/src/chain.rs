@@ -1,0 +1,561 @@
+//! The chain client: everything enclave-app asks of the Ethereum node.
+//!
+//! - Reads: the chain head, block hashes (for reorg detection), contract logs in
+//!   bounded chunks, and the contract's views, read together in one JSON-RPC batch
+//!   pinned to one block so they are consistent with each other.
+//! - Writes, through [`TxSender`]: the operator owns its nonce (alloy's cached nonce
+//!   manager does not resynchronise after a failed send or a reorg), simulates every
+//!   transaction with `eth_call` first (with the block time it will be mined at, so a
+//!   draw can be sent before the first eligible block exists), and replaces a stuck
+//!   transaction with the same nonce and a fee bump every major client accepts.
+//!
+//! Transport errors are retried a bounded number of times with backoff; JSON-RPC
+//! errors (a revert, a bad parameter) are not, since repeating them cannot help.
+
+use std::{future::Future, time::Duration};
+
+use abi::{
+    contract::{Lottery, RevertReason},
+    state::ChainHead,
+    transport::{self, RpcUrl},
+    views::{ConfigView, ParticipantView, RoundView},
+};
+use alloy::{
+    consensus::{SignableTransaction, TxEip1559, TxEnvelope},
+    eips::{BlockId, BlockNumberOrTag, Encodable2718},
+    network::{EthereumWallet, TxSigner},
+    primitives::{Address, Bytes, TxHash, TxKind, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::{
+        client::RpcClient,
+        types::{BlockOverrides, Filter, Log, TransactionReceipt, TransactionRequest},
+    },
+    signers::Signature,
+    sol_types::SolCall,
+    transports::{RpcError, TransportError, TransportErrorKind},
+};
+use tracing::{debug, warn};
+
+/// Attempts for a read that fails at the transport level (connection refused, reset,
+/// timeout). A few seconds in all: the event loop retries on its next tick anyway.
+const READ_ATTEMPTS: u32 = 3;
+
+/// First backoff between read attempts; doubles each time.
+const READ_BACKOFF: Duration = Duration::from_millis(200);
+
+/// Fee bump for a replacement, in percent of both fee fields. Geth, Nethermind,
+/// Erigon and Besu require at least 10%; 12.5% clears every client's threshold with
+/// rounding to spare.
+pub const REPLACEMENT_BUMP_PERCENT: u128 = 125;
+
+/// Why a chain operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// The RPC endpoint could not be set up.
+    #[error(transparent)]
+    Setup(#[from] transport::TransportSetupError),
+    /// The node could not be reached or answered garbage, after retries.
+    #[error("RPC transport error: {0}")]
+    Transport(String),
+    /// The node answered with a JSON-RPC error.
+    #[error("RPC error: {0}")]
+    Rpc(String),
+    /// The call would revert (or did), with the decoded reason.
+    #[error("{0}")]
+    Revert(RevertReason),
+    /// The contract answered something this build cannot interpret.
+    #[error("unexpected contract data: {0}")]
+    Decode(String),
+    /// Signing failed.
+    #[error("signing failed: {0}")]
+    Sign(String),
+}
+
+impl ChainError {
+    fn from_rpc(err: &TransportError) -> Self {
+        if let Some(data) = err.as_error_resp().and_then(|p| p.as_revert_data()) {
+            return Self::Revert(RevertReason::decode(&data));
+        }
+        match err {
+            RpcError::ErrorResp(payload) => Self::Rpc(payload.to_string()),
+            other => Self::Transport(transport::error_chain(other)),
+        }
+    }
+
+    /// Whether retrying the same request may succeed.
+    pub const fn is_transient(&self) -> bool {
+        matches!(self, Self::Transport(_))
+    }
+}
+
+/// Runs `op` up to [`READ_ATTEMPTS`] times while it fails with a transient error.
+async fn retry<T, F, Fut>(what: &str, mut op: F) -> Result<T, ChainError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ChainError>>,
+{
+    let mut backoff = READ_BACKOFF;
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Err(e) if e.is_transient() && attempt < READ_ATTEMPTS => {
+                debug!(target: "chain", what, attempt, error = %e, "retrying");
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The contract's views, read at one block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContractState {
+    /// The block they were read at.
+    pub block_number: u64,
+    /// `getConfig()`.
+    pub config: ConfigView,
+    /// `getRound()`.
+    pub round: RoundView,
+    /// `getParticipants()`, with win chances.
+    pub participants: Vec<ParticipantView>,
+}
+
+/// Read access to the chain and the lottery contract.
+#[derive(Clone)]
+pub struct ChainClient {
+    provider: DynProvider,
+    client: RpcClient,
+    contract: Address,
+}
+
+impl std::fmt::Debug for ChainClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainClient")
+            .field("contract", &self.contract)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChainClient {
+    /// A client for `contract` over `client` (whose transport decides how bytes reach
+    /// the node: direct TCP, or the enclave's egress).
+    pub fn new(client: RpcClient, contract: Address) -> Self {
+        // No fillers: reads need none, and the operator fills its own transactions.
+        let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .connect_client(client.clone())
+            .erased();
+        Self {
+            provider,
+            client,
+            contract,
+        }
+    }
+
+    /// A client over direct TCP (TLS for `https://`).
+    ///
+    /// # Errors
+    /// When the TLS configuration cannot be built.
+    pub fn connect_tcp(url: RpcUrl, contract: Address) -> Result<Self, ChainError> {
+        Ok(Self::new(transport::connect_tcp(url)?, contract))
+    }
+
+    /// The contract address.
+    pub const fn contract(&self) -> Address {
+        self.contract
+    }
+
+    /// The underlying provider (no fillers).
+    pub const fn provider(&self) -> &DynProvider {
+        &self.provider
+    }
+
+    /// `eth_chainId`.
+    ///
+    /// # Errors
+    /// On RPC failure after retries.
+    pub async fn chain_id(&self) -> Result<u64, ChainError> {
+        retry("eth_chainId", || async {
+            self.provider
+                .get_chain_id()
+                .await
+                .map_err(|e| ChainError::from_rpc(&e))
+        })
+        .await
+    }
+
+    /// The latest block's number, hash and timestamp.
+    ///
+    /// # Errors
+    /// On RPC failure after retries.
+    pub async fn head(&self) -> Result<ChainHead, ChainError> {
+        self.header(BlockNumberOrTag::Latest)
+            .await?
+            .ok_or_else(|| ChainError::Rpc("the node has no latest block".into()))
+    }
+
+    /// A block's number, hash and timestamp; `None` when the node does not have it.
+    ///
+    /// # Errors
+    /// On RPC failure after retries.
+    pub async fn header(&self, block: BlockNumberOrTag) -> Result<Option<ChainHead>, ChainError> {
+        retry("eth_getBlockByNumber", || async {
+            let block = self
+                .provider
+                .get_block_by_number(block)
+                .await
+                .map_err(|e| ChainError::from_rpc(&e))?;
+            Ok(block.map(|b| ChainHead {
+                number: b.header.number,
+                hash: b.header.hash,
+                timestamp: b.header.timestamp,
+            }))
+        })
+        .await
+    }
+
+    /// The contract's logs in `[from, to]`, fetched in chunks of at most `chunk`
+    /// blocks (providers cap the range of `eth_getLogs`), in chain order.
+    ///
+    /// # Errors
+    /// On RPC failure after retries.
+    pub async fn logs(&self, from: u64, to: u64, chunk: u64) -> Result<Vec<Log>, ChainError> {
+        let mut out = Vec::new();
+        let mut start = from;
+        while start <= to {
+            let end = to.min(start.saturating_add(chunk.max(1) - 1));
+            let filter = Filter::new()
+                .address(self.contract)
+                .from_block(start)
+                .to_block(end);
+            let logs = retry("eth_getLogs", || async {
+                self.provider
+                    .get_logs(&filter)
+                    .await
+                    .map_err(|e| ChainError::from_rpc(&e))
+            })
+            .await?;
+            out.extend(logs);
+            start = end + 1;
+        }
+        Ok(out)
+    }
+
+    /// `getConfig`, `getRound` and `getParticipants` in one JSON-RPC batch pinned to
+    /// `block`, so the three answers describe the same state.
+    ///
+    /// # Errors
+    /// On RPC failure after retries, or contract data this build cannot decode.
+    pub async fn contract_state(&self, block: u64) -> Result<ContractState, ChainError> {
+        retry("contract views", || async {
+            let at = BlockId::number(block);
+            let call = |input: Vec<u8>| {
+                TransactionRequest::default()
+                    .to(self.contract)
+                    .input(Bytes::from(input).into())
+            };
+            let mut batch = self.client.new_batch();
+            let config = batch
+                .add_call::<_, Bytes>(
+                    "eth_call",
+                    &(call(Lottery::getConfigCall {}.abi_encode()), at),
+                )
+                .map_err(|e| ChainError::from_rpc(&e))?;
+            let round = batch
+                .add_call::<_, Bytes>(
+                    "eth_call",
+                    &(call(Lottery::getRoundCall {}.abi_encode()), at),
+                )
+                .map_err(|e| ChainError::from_rpc(&e))?;
+            let participants = batch
+                .add_call::<_, Bytes>(
+                    "eth_call",
+                    &(call(Lottery::getParticipantsCall {}.abi_encode()), at),
+                )
+                .map_err(|e| ChainError::from_rpc(&e))?;
+            batch.send().await.map_err(|e| ChainError::from_rpc(&e))?;
+            let (config, round, participants) = tokio::try_join!(config, round, participants)
+                .map_err(|e| ChainError::from_rpc(&e))?;
+            let decode = |e: alloy::sol_types::Error| ChainError::Decode(e.to_string());
+            let config = Lottery::getConfigCall::abi_decode_returns(&config).map_err(decode)?;
+            let round = Lottery::getRoundCall::abi_decode_returns(&round).map_err(decode)?;
+            let participants =
+                Lottery::getParticipantsCall::abi_decode_returns(&participants).map_err(decode)?;
+            Ok(ContractState {
+                block_number: block,
+                config: config.into(),
+                round: RoundView::try_from(round).map_err(|e| ChainError::Decode(e.to_string()))?,
+                participants: ParticipantView::list(&participants),
+            })
+        })
+        .await
+    }
+}
+
+/// A transaction the operator sent and has not seen mined yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingTx {
+    /// The latest hash sent for this nonce (replacements change it).
+    pub hash: TxHash,
+    /// Every hash sent for this nonce, oldest first: any of them may be the one mined.
+    pub hashes: Vec<TxHash>,
+    /// The nonce.
+    pub nonce: u64,
+    /// The fees of the latest send.
+    pub max_fee_per_gas: u128,
+    /// The priority fee of the latest send.
+    pub max_priority_fee_per_gas: u128,
+    /// The gas limit.
+    pub gas_limit: u64,
+    /// The calldata.
+    pub input: Bytes,
+    /// The chain head's number when it was last (re)sent.
+    pub sent_at_block: u64,
+}
+
+/// Sends the operator's transactions: own nonce, simulation first, replacement.
+pub struct TxSender {
+    chain: ChainClient,
+    wallet: EthereumWallet,
+    from: Address,
+    chain_id: u64,
+    /// The next nonce to use; `None` until read from the node (and after a failure
+    /// that may have left it wrong).
+    next_nonce: Option<u64>,
+}
+
+impl std::fmt::Debug for TxSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TxSender")
+            .field("from", &self.from)
+            .field("next_nonce", &self.next_nonce)
+            .finish()
+    }
+}
+
+impl TxSender {
+    /// A sender signing with `wallet` for the address `from`.
+    pub const fn new(
+        chain: ChainClient,
+        wallet: EthereumWallet,
+        from: Address,
+        chain_id: u64,
+    ) -> Self {
+        Self {
+            chain,
+            wallet,
+            from,
+            chain_id,
+            next_nonce: None,
+        }
+    }
+
+    /// The operator address.
+    pub const fn from(&self) -> Address {
+        self.from
+    }
+
+    /// Forgets the local nonce; the next send reads it from the node again. Call after
+    /// a reorg or any send whose outcome is unknown.
+    pub fn resync_nonce(&mut self) {
+        self.next_nonce = None;
+    }
+
+    /// Simulates `input` against the contract with `eth_call` as the operator, in a
+    /// block with timestamp `at_time` when given (the block the transaction aims
+    /// for), and returns the decoded revert reason if it would fail.
+    ///
+    /// # Errors
+    /// [`ChainError::Revert`] when the contract would reject it; transport errors.
+    pub async fn simulate(&self, input: &Bytes, at_time: Option<u64>) -> Result<(), ChainError> {
+        let tx = TransactionRequest::default()
+            .from(self.from)
+            .to(self.chain.contract)
+            .input(input.clone().into());
+        let overrides = at_time.map(|time| BlockOverrides {
+            time: Some(time),
+            ..Default::default()
+        });
+        retry("eth_call", || async {
+            self.chain
+                .provider
+                .call(tx.clone())
+                .block(BlockId::latest())
+                .with_block_overrides_opt(overrides.clone())
+                .await
+                .map(|_| ())
+                .map_err(|e| ChainError::from_rpc(&e))
+        })
+        .await
+    }
+
+    /// Simulates, then signs and sends `input` to the contract with a fresh nonce.
+    ///
+    /// # Errors
+    /// A revert found by the simulation (nothing is sent), or a failed send.
+    pub async fn send(
+        &mut self,
+        input: Bytes,
+        gas_limit: u64,
+        at_time: Option<u64>,
+        head: u64,
+    ) -> Result<PendingTx, ChainError> {
+        self.simulate(&input, at_time).await?;
+        let nonce = match self.next_nonce {
+            Some(n) => n,
+            None => self.pending_nonce().await?,
+        };
+        let fees = self.fees().await?;
+        let mut pending = PendingTx {
+            hash: TxHash::ZERO,
+            hashes: Vec::new(),
+            nonce,
+            max_fee_per_gas: fees.0,
+            max_priority_fee_per_gas: fees.1,
+            gas_limit,
+            input,
+            sent_at_block: head,
+        };
+        match self.broadcast(&mut pending).await {
+            Ok(()) => {
+                self.next_nonce = Some(nonce + 1);
+                Ok(pending)
+            }
+            Err(e) => {
+                // The node may or may not have taken it: ask again next time.
+                self.next_nonce = None;
+                Err(e)
+            }
+        }
+    }
+
+    /// Re-sends `pending` with the same nonce and both fees raised by at least
+    /// [`REPLACEMENT_BUMP_PERCENT`] (and at least the current market fees).
+    ///
+    /// # Errors
+    /// When the replacement cannot be signed or sent.
+    pub async fn replace(&mut self, pending: &mut PendingTx, head: u64) -> Result<(), ChainError> {
+        let (market_fee, market_tip) = self.fees().await?;
+        let bump = |old: u128| {
+            old.saturating_mul(REPLACEMENT_BUMP_PERCENT)
+                .div_ceil(100)
+                .max(old + 1)
+        };
+        pending.max_priority_fee_per_gas = bump(pending.max_priority_fee_per_gas).max(market_tip);
+        pending.max_fee_per_gas = bump(pending.max_fee_per_gas)
+            .max(market_fee)
+            .max(pending.max_priority_fee_per_gas);
+        pending.sent_at_block = head;
+        warn!(target: "operator::tx", nonce = pending.nonce, old = %pending.hash, max_fee = pending.max_fee_per_gas, "replacing a stuck transaction");
+        self.broadcast(pending).await
+    }
+
+    /// The receipt of whichever of `pending`'s hashes was mined, if any.
+    ///
+    /// # Errors
+    /// On RPC failure after retries.
+    pub async fn receipt(
+        &self,
+        pending: &PendingTx,
+    ) -> Result<Option<TransactionReceipt>, ChainError> {
+        for hash in pending.hashes.iter().rev() {
+            let receipt = retry("eth_getTransactionReceipt", || async {
+                self.chain
+                    .provider
+                    .get_transaction_receipt(*hash)
+                    .await
+                    .map_err(|e| ChainError::from_rpc(&e))
+            })
+            .await?;
+            if receipt.is_some() {
+                return Ok(receipt);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The confirmed nonce of the operator (transactions mined so far).
+    ///
+    /// # Errors
+    /// On RPC failure after retries.
+    pub async fn mined_nonce(&self) -> Result<u64, ChainError> {
+        retry("eth_getTransactionCount", || async {
+            self.chain
+                .provider
+                .get_transaction_count(self.from)
+                .block_id(BlockId::latest())
+                .await
+                .map_err(|e| ChainError::from_rpc(&e))
+        })
+        .await
+    }
+
+    async fn pending_nonce(&self) -> Result<u64, ChainError> {
+        retry("eth_getTransactionCount", || async {
+            self.chain
+                .provider
+                .get_transaction_count(self.from)
+                .pending()
+                .await
+                .map_err(|e| ChainError::from_rpc(&e))
+        })
+        .await
+    }
+
+    /// `(max_fee_per_gas, max_priority_fee_per_gas)` from the node's fee history.
+    async fn fees(&self) -> Result<(u128, u128), ChainError> {
+        retry("eth_feeHistory", || async {
+            let est = self
+                .chain
+                .provider
+                .estimate_eip1559_fees()
+                .await
+                .map_err(|e| ChainError::from_rpc(&e))?;
+            Ok((est.max_fee_per_gas, est.max_priority_fee_per_gas))
+        })
+        .await
+    }
+
+    async fn broadcast(&self, pending: &mut PendingTx) -> Result<(), ChainError> {
+        let mut tx = TxEip1559 {
+            chain_id: self.chain_id,
+            nonce: pending.nonce,
+            gas_limit: pending.gas_limit,
+            max_fee_per_gas: pending.max_fee_per_gas,
+            max_priority_fee_per_gas: pending.max_priority_fee_per_gas,
+            to: TxKind::Call(self.chain.contract),
+            value: U256::ZERO,
+            access_list: Default::default(),
+            input: pending.input.clone(),
+        };
+        let signer = self.wallet.default_signer();
+        let signature: Signature = signer
+            .sign_transaction(&mut tx)
+            .await
+            .map_err(|e| ChainError::Sign(e.to_string()))?;
+        let envelope = TxEnvelope::from(tx.into_signed(signature));
+        let hash = *envelope.tx_hash();
+        let raw = envelope.encoded_2718();
+        match self.chain.provider.send_raw_transaction(&raw).await {
+            Ok(_) => {}
+            // A resend of a transaction the node already has is not a failure.
+            Err(e) if is_known_transaction(&e) => {}
+            Err(e) => return Err(ChainError::from_rpc(&e)),
+        }
+        pending.hash = hash;
+        if !pending.hashes.contains(&hash) {
+            pending.hashes.push(hash);
+        }
+        debug!(target: "operator::tx", %hash, nonce = pending.nonce, "sent");
+        Ok(())
+    }
+}
+
+fn is_known_transaction(err: &RpcError<TransportErrorKind>) -> bool {
+    err.as_error_resp().is_some_and(|p| {
+        let m = p.message.to_lowercase();
+        m.contains("already known") || m.contains("known transaction")
+    })
+}

@@ -1,0 +1,3 @@
+//! enclave-app: the enclave binary (chain client, event manager, store, operator).
+
+pub mod chain;
