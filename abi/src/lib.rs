@@ -5,6 +5,8 @@
 //!   human-readable revert reasons.
 //! - [`draw`]: the fair-randomness rules shared with the contract: seed commitments and
 //!   the stake-weighted winner, recomputable by anyone from a revealed seed.
+//! - [`keys`]: reading hex private keys (strings and key files) without ever echoing
+//!   them, shared by the `lottery` CLI and enclave-app's simulated mode.
 //! - [`views`]: the JSON shapes served to browsers and printed by the CLI (camelCase,
 //!   wei as decimal strings, checksummed addresses, timestamps in seconds).
 //! - [`state`]: the mirrored lottery state (snapshot plus sequence-numbered events) that
@@ -17,6 +19,7 @@
 
 pub mod contract;
 pub mod draw;
+pub mod keys;
 pub mod state;
 pub mod transport;
 pub mod views;

@@ -287,6 +287,170 @@ pub struct StateEvent {
     pub change: StateChange,
 }
 
+// -------------------------------------------------------------------------------------
+// The fold: how an event changes the state. enclave-app's store changes its state
+// with it, and a subscriber (host-proxy) folds the stream with it, so both always
+// agree.
+// -------------------------------------------------------------------------------------
+
+/// Settled rounds kept in the history by default: the web page shows the recent
+/// ones; older rounds are on chain for anyone who wants them.
+pub const DEFAULT_HISTORY_LIMIT: usize = 50;
+
+/// Contract events kept in the activity feed by default: several busy rounds of bets
+/// (the page shows the latest few dozen), while a snapshot stays a few hundred KB.
+pub const DEFAULT_ACTIVITY_LIMIT: usize = 500;
+
+/// How many entries the bounded lists keep (the oldest are dropped first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateLimits {
+    /// Settled rounds in [`Snapshot::history`].
+    pub history: usize,
+    /// Contract events in [`Snapshot::activities`].
+    pub activities: usize,
+}
+
+impl Default for StateLimits {
+    fn default() -> Self {
+        Self {
+            history: DEFAULT_HISTORY_LIMIT,
+            activities: DEFAULT_ACTIVITY_LIMIT,
+        }
+    }
+}
+
+/// An event that does not directly follow the snapshot it is applied to: the
+/// subscriber missed events (or got one twice) and must take a new snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("state event {event_seq} does not follow snapshot {snapshot_seq}: take a new snapshot")]
+pub struct OutOfSequence {
+    /// The snapshot's sequence number.
+    pub snapshot_seq: u64,
+    /// The event's sequence number (the next one would be `snapshot_seq + 1`).
+    pub event_seq: u64,
+}
+
+/// Applies `event` to `snapshot`: the same fold the store uses, plus the sequence
+/// check a subscriber needs. On error `snapshot` is left untouched.
+///
+/// `limits` must be the publisher's, or the bounded lists may differ from its own.
+pub fn apply(
+    snapshot: &mut Snapshot,
+    event: &StateEvent,
+    limits: &StateLimits,
+) -> Result<(), OutOfSequence> {
+    if event.seq != snapshot.seq.wrapping_add(1) {
+        return Err(OutOfSequence {
+            snapshot_seq: snapshot.seq,
+            event_seq: event.seq,
+        });
+    }
+    apply_change(snapshot, &event.change, limits);
+    snapshot.seq = event.seq;
+    Ok(())
+}
+
+/// The one definition of how a change alters the state (the sequence number aside).
+/// Returns whether anything changed; the store emits an event only then.
+///
+/// - Head, config, round, participants and operator are replaced when different.
+/// - History is kept newest first by round id, one entry per round (a new entry for
+///   a round replaces the old one), at most `limits.history` entries.
+/// - Activities are kept newest first by `(block_number, log_index)`, one entry per
+///   `(transaction_hash, log_index)`, at most `limits.activities` entries.
+/// - An entry older than every kept one in a full list is not added (no change).
+/// - `Reorged { from_block }` drops history and activities from blocks
+///   `>= from_block` and always counts as a change: subscribers must hear of it even
+///   when nothing was dropped, because the re-read state follows.
+pub fn apply_change(snapshot: &mut Snapshot, change: &StateChange, limits: &StateLimits) -> bool {
+    match change {
+        StateChange::HeadUpdate(head) => replace(&mut snapshot.head, Some(*head)),
+        StateChange::ConfigUpdate(config) => replace_ref(&mut snapshot.config, config),
+        StateChange::RoundUpdate(round) => replace_ref(&mut snapshot.round, round),
+        StateChange::ParticipantsUpdate(list) => {
+            if snapshot.participants == *list {
+                return false;
+            }
+            snapshot.participants.clone_from(list);
+            true
+        }
+        StateChange::OperatorUpdate(status) => {
+            if snapshot.operator == *status {
+                return false;
+            }
+            snapshot.operator = status.clone();
+            true
+        }
+        StateChange::HistoryUpdate(entry) => insert_newest_first(
+            &mut snapshot.history,
+            entry,
+            limits.history,
+            |a, b| a.round_id == b.round_id,
+            |h| h.round_id,
+        ),
+        StateChange::Activity(activity) => insert_newest_first(
+            &mut snapshot.activities,
+            activity,
+            limits.activities,
+            |a, b| a.transaction_hash == b.transaction_hash && a.log_index == b.log_index,
+            // The hash only breaks ties no canonical chain has, so that the order is
+            // total and every fold of the same events gives the same list.
+            |a| (a.block_number, a.log_index, a.transaction_hash),
+        ),
+        StateChange::Reorged { from_block } => {
+            snapshot.history.retain(|h| h.block_number < *from_block);
+            snapshot.activities.retain(|a| a.block_number < *from_block);
+            true
+        }
+    }
+}
+
+fn replace<T: PartialEq>(slot: &mut Option<T>, value: Option<T>) -> bool {
+    if *slot == value {
+        return false;
+    }
+    *slot = value;
+    true
+}
+
+fn replace_ref<T: PartialEq + Clone>(slot: &mut Option<T>, value: &T) -> bool {
+    if slot.as_ref() == Some(value) {
+        return false;
+    }
+    *slot = Some(value.clone());
+    true
+}
+
+/// Inserts `item` into `list` (sorted by `key`, largest first), replacing the entry
+/// `same` as it, and keeps at most `limit` entries. Returns whether `list` changed.
+fn insert_newest_first<T: Clone + PartialEq, K: Ord>(
+    list: &mut Vec<T>,
+    item: &T,
+    limit: usize,
+    same: impl Fn(&T, &T) -> bool,
+    key: impl Fn(&T) -> K,
+) -> bool {
+    let mut changed = false;
+    if let Some(i) = list.iter().position(|x| same(x, item)) {
+        if list[i] == *item {
+            return false;
+        }
+        list.remove(i);
+        changed = true;
+    }
+    let k = key(item);
+    let at = list.partition_point(|x| key(x) > k);
+    if at < limit {
+        list.insert(at, item.clone());
+        changed = true;
+    }
+    if list.len() > limit {
+        list.truncate(limit);
+        changed = true;
+    }
+    changed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,7 +24,7 @@ use alloy::{
     consensus::{SignableTransaction, TxEip1559, TxEnvelope},
     eips::{BlockId, BlockNumberOrTag, Encodable2718},
     network::{EthereumWallet, TxSigner},
-    primitives::{Address, Bytes, TxHash, TxKind, U256},
+    primitives::{Address, B256, Bytes, TxHash, TxKind, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::{
         client::RpcClient,
@@ -109,6 +109,39 @@ where
     }
 }
 
+/// A block as the mirror tracks it: its place, identity and parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockRef {
+    /// Block number.
+    pub number: u64,
+    /// Block hash.
+    pub hash: B256,
+    /// The parent's hash (a mismatch with what we saw at `number - 1` is a reorg).
+    pub parent_hash: B256,
+    /// Block timestamp (chain time).
+    pub timestamp: u64,
+}
+
+impl BlockRef {
+    /// The head as the store shows it.
+    pub const fn head(&self) -> ChainHead {
+        ChainHead {
+            number: self.number,
+            hash: self.hash,
+            timestamp: self.timestamp,
+        }
+    }
+
+    fn from_header(h: &alloy::rpc::types::Header) -> Self {
+        Self {
+            number: h.number,
+            hash: h.hash,
+            parent_hash: h.parent_hash,
+            timestamp: h.timestamp,
+        }
+    }
+}
+
 /// The contract's views, read at one block.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContractState {
@@ -186,32 +219,73 @@ impl ChainClient {
         .await
     }
 
-    /// The latest block's number, hash and timestamp.
+    /// The latest block.
     ///
     /// # Errors
     /// On RPC failure after retries.
-    pub async fn head(&self) -> Result<ChainHead, ChainError> {
+    pub async fn head(&self) -> Result<BlockRef, ChainError> {
         self.header(BlockNumberOrTag::Latest)
             .await?
             .ok_or_else(|| ChainError::Rpc("the node has no latest block".into()))
     }
 
-    /// A block's number, hash and timestamp; `None` when the node does not have it.
+    /// A block; `None` when the node does not have it.
     ///
     /// # Errors
     /// On RPC failure after retries.
-    pub async fn header(&self, block: BlockNumberOrTag) -> Result<Option<ChainHead>, ChainError> {
+    pub async fn header(&self, block: BlockNumberOrTag) -> Result<Option<BlockRef>, ChainError> {
         retry("eth_getBlockByNumber", || async {
             let block = self
                 .provider
                 .get_block_by_number(block)
                 .await
                 .map_err(|e| ChainError::from_rpc(&e))?;
-            Ok(block.map(|b| ChainHead {
-                number: b.header.number,
-                hash: b.header.hash,
-                timestamp: b.header.timestamp,
-            }))
+            Ok(block.map(|b| BlockRef::from_header(&b.header)))
+        })
+        .await
+    }
+
+    /// The latest block and the contract's logs from `from` up to it, in one HTTP
+    /// request (a JSON-RPC batch): the whole cost of an idle tick. Logs above the
+    /// returned head (mined between the two calls) are dropped; the next tick gets
+    /// them. The logs are `None` when the node refused the range (for example when
+    /// `from` is above its head after a rollback).
+    ///
+    /// # Errors
+    /// On RPC failure after retries.
+    pub async fn poll(&self, from: u64) -> Result<(BlockRef, Option<Vec<Log>>), ChainError> {
+        retry("poll", || async {
+            let mut batch = self.client.new_batch();
+            let latest = (BlockNumberOrTag::Latest, false);
+            let head = batch
+                .add_call::<_, Option<alloy::rpc::types::Block>>("eth_getBlockByNumber", &latest)
+                .map_err(|e| ChainError::from_rpc(&e))?;
+            let filter = Filter::new()
+                .address(self.contract)
+                .from_block(from)
+                .to_block(BlockNumberOrTag::Latest);
+            let logs = batch
+                .add_call::<_, Vec<Log>>("eth_getLogs", &(filter,))
+                .map_err(|e| ChainError::from_rpc(&e))?;
+            batch.send().await.map_err(|e| ChainError::from_rpc(&e))?;
+            let head = head
+                .await
+                .map_err(|e| ChainError::from_rpc(&e))?
+                .map(|b| BlockRef::from_header(&b.header))
+                .ok_or_else(|| ChainError::Rpc("the node has no latest block".into()))?;
+            let logs = match logs.await {
+                Ok(logs) => Some(
+                    logs.into_iter()
+                        .filter(|l| l.block_number.is_none_or(|n| n <= head.number))
+                        .collect(),
+                ),
+                Err(e @ RpcError::ErrorResp(_)) => {
+                    debug!(target: "chain", from, head = head.number, error = %e, "logs refused");
+                    None
+                }
+                Err(e) => return Err(ChainError::from_rpc(&e)),
+            };
+            Ok((head, logs))
         })
         .await
     }

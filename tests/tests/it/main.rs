@@ -10,4 +10,5 @@ mod chain_client;
 mod gas;
 mod hostile;
 mod lifecycle;
+mod operator_flow;
 mod reverts;

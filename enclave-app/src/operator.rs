@@ -1,0 +1,612 @@
+//! The passive operator: reacts to the mirrored state and chain time, never decides
+//! *whether* a round should happen.
+//!
+//! Policy ([`decide`], a pure function so every rule is unit-tested):
+//! - a WAITING round without a commitment we can open (we hold no seed for it) gets a
+//!   fresh seed committed at once, so players can bet;
+//! - a BETTING round with bets whose seed we lost (a restart) is refunded at once
+//!   rather than leaving players waiting for `maxDrawTime`;
+//! - a round we hold the seed for is drawn so that the transaction lands in the first
+//!   block whose timestamp is at least `minDrawTime`: it is simulated against that
+//!   block's expected timestamp and sent before the block exists;
+//! - after `maxDrawTime` the round is refunded.
+//!
+//! Time is chain time: the latest block's timestamp and the chain's block interval,
+//! never the wall clock. At most one transaction is in flight; it is replaced with a
+//! fee bump when stuck, and nothing is sent that the simulation says would revert.
+
+use std::collections::HashMap;
+
+use abi::{
+    contract::{Lottery, RoundState},
+    draw::{self, Seed},
+    state::{ChainHead, OperatorStatus},
+    views::{ConfigView, RoundView},
+};
+use alloy::{
+    primitives::{Address, Bytes, U256},
+    sol_types::SolCall,
+};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::{
+    chain::{ChainError, PendingTx, TxSender},
+    store::Store,
+};
+
+/// Gas limits per action: fixed rather than estimated, because a draw is sent before
+/// the block where it becomes valid exists, when `eth_estimateGas` would revert.
+/// Measured costs are in BENCHMARKS.md (a draw with 1,000 players uses ~155k, plus at
+/// most 50k forwarded to the winner); each limit leaves ample headroom.
+const COMMIT_GAS: u64 = 120_000;
+/// See [`COMMIT_GAS`].
+const DRAW_GAS: u64 = 400_000;
+/// See [`COMMIT_GAS`].
+const REFUND_GAS: u64 = 150_000;
+
+/// What the operator should do now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Nothing to send; show this status.
+    Wait(OperatorStatus),
+    /// Commit a fresh seed for the round.
+    Commit {
+        /// The round.
+        round_id: u64,
+    },
+    /// Reveal the seed; simulate at `at_time`, the expected timestamp of the block it
+    /// aims for.
+    Draw {
+        /// The round.
+        round_id: u64,
+        /// Chain time of the target block.
+        at_time: u64,
+    },
+    /// `refundRound` (the operator's refund).
+    Refund {
+        /// The round.
+        round_id: u64,
+        /// Why, in a sentence.
+        reason: &'static str,
+    },
+    /// `refundExpiredRound` (a started round with no bets after its window).
+    CloseExpired {
+        /// The round.
+        round_id: u64,
+    },
+}
+
+/// The operator's policy for `round` at chain time `head`, given whether we hold the
+/// seed of the round's commitment and the chain's block interval (seconds; 0 when
+/// unknown or irregular).
+pub fn decide(
+    round: &RoundView,
+    head: &ChainHead,
+    holds_seed: bool,
+    block_interval: u64,
+) -> Decision {
+    let id = round.round_id;
+    let now = head.timestamp;
+    match round.state {
+        RoundState::Waiting if holds_seed => Decision::Wait(OperatorStatus::Idle),
+        // No commitment yet, or one whose seed we lost in a restart (replaceable while
+        // the round has no bets).
+        RoundState::Waiting => Decision::Commit { round_id: id },
+        RoundState::Betting if round.total_pot.is_zero() => {
+            if now > round.max_draw_time {
+                Decision::CloseExpired { round_id: id }
+            } else if holds_seed {
+                Decision::Wait(OperatorStatus::WaitingForDrawWindow {
+                    round_id: id,
+                    min_draw_time: round.min_draw_time,
+                })
+            } else {
+                Decision::Commit { round_id: id }
+            }
+        }
+        RoundState::Betting if !holds_seed => Decision::Refund {
+            round_id: id,
+            reason: "the seed of this round was lost in a restart; refunding so players need not wait for the draw window to close",
+        },
+        RoundState::Betting if now > round.max_draw_time => Decision::Refund {
+            round_id: id,
+            reason: "the draw window closed before the round could be drawn",
+        },
+        RoundState::Betting => {
+            // The block after `head` is expected at `now + interval`; with an unknown
+            // interval we only draw against a block that already qualifies.
+            let target = if block_interval == 0 {
+                now
+            } else {
+                now + block_interval
+            };
+            if now >= round.min_draw_time {
+                Decision::Draw {
+                    round_id: id,
+                    at_time: now.max(target).min(round.max_draw_time),
+                }
+            } else if target >= round.min_draw_time && target <= round.max_draw_time {
+                Decision::Draw {
+                    round_id: id,
+                    at_time: target,
+                }
+            } else {
+                Decision::Wait(OperatorStatus::WaitingForDrawWindow {
+                    round_id: id,
+                    min_draw_time: round.min_draw_time,
+                })
+            }
+        }
+        RoundState::Drawing | RoundState::Completed | RoundState::Refunded => {
+            Decision::Wait(OperatorStatus::Idle)
+        }
+    }
+}
+
+/// The chain's block interval from recent block timestamps: the common gap when the
+/// last gaps agree, 0 when they do not (automining dev chains, irregular L2s).
+#[derive(Debug, Default, Clone)]
+pub struct BlockClock {
+    last: Option<ChainHead>,
+    gaps: std::collections::VecDeque<u64>,
+}
+
+/// Gaps remembered to judge whether block times are regular.
+const CLOCK_SAMPLES: usize = 4;
+
+impl BlockClock {
+    /// Records a new head.
+    pub fn observe(&mut self, head: &ChainHead) {
+        if let Some(last) = self.last
+            && head.number == last.number + 1
+            && head.timestamp > last.timestamp
+        {
+            self.gaps.push_back(head.timestamp - last.timestamp);
+            while self.gaps.len() > CLOCK_SAMPLES {
+                self.gaps.pop_front();
+            }
+        }
+        self.last = Some(*head);
+    }
+
+    /// The regular block interval, or 0 when unknown or irregular.
+    pub fn interval(&self) -> u64 {
+        match self.gaps.front() {
+            Some(first) if self.gaps.len() >= 2 && self.gaps.iter().all(|g| g == first) => *first,
+            _ => 0,
+        }
+    }
+}
+
+/// A transaction in flight and what it is for.
+#[derive(Debug)]
+struct InFlight {
+    round_id: u64,
+    action: &'static str,
+    pending: PendingTx,
+}
+
+/// Settings of the operator.
+#[derive(Debug, Clone, Copy)]
+pub struct OperatorSettings {
+    /// A pending transaction not mined after this many blocks is replaced.
+    pub replace_after_blocks: u64,
+}
+
+/// The operator: holds seeds in memory only and at most one transaction in flight.
+pub struct Operator {
+    store: Store,
+    sender: TxSender,
+    chain_id: u64,
+    contract: Address,
+    settings: OperatorSettings,
+    /// Seeds by round: only in memory, gone with the process.
+    seeds: HashMap<u64, Seed>,
+    in_flight: Option<InFlight>,
+    clock: BlockClock,
+}
+
+impl Operator {
+    /// An operator sending through `sender`.
+    pub fn new(
+        store: Store,
+        sender: TxSender,
+        chain_id: u64,
+        contract: Address,
+        settings: OperatorSettings,
+    ) -> Self {
+        Self {
+            store,
+            sender,
+            chain_id,
+            contract,
+            settings,
+            seeds: HashMap::new(),
+            in_flight: None,
+            clock: BlockClock::default(),
+        }
+    }
+
+    /// Whether the key may act on the contract; if not, the read-only status.
+    pub fn authority(key: Option<Address>, config: &ConfigView) -> Result<(), OperatorStatus> {
+        match (key, config.operator) {
+            (Some(k), Some(op)) if k == op => Ok(()),
+            (None, op) => Err(OperatorStatus::ReadOnly {
+                reason: "no operator key".into(),
+                key_address: None,
+                contract_operator: op,
+            }),
+            (Some(k), op) => Err(OperatorStatus::ReadOnly {
+                reason: format!(
+                    "this key ({k}) is not the contract's operator ({}); the publisher must set it",
+                    op.map_or_else(|| "not set".to_owned(), |a| a.to_string())
+                ),
+                key_address: Some(k),
+                contract_operator: op,
+            }),
+        }
+    }
+
+    /// Runs until `shutdown`, acting on every new head the store reports.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let (_, mut events) = self.store.subscribe();
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                event = events.recv() => match event {
+                    Ok(e) if matches!(e.change, abi::state::StateChange::HeadUpdate(_)) => {}
+                    Ok(_) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                },
+            }
+            if let Err(e) = self.step().await {
+                error!(target: "operator", error = %e, "operator step failed");
+                self.store.set_operator(OperatorStatus::Error {
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+
+    /// One decision against the current mirrored state.
+    ///
+    /// # Errors
+    /// When talking to the chain fails; the next head retries.
+    pub async fn step(&mut self) -> Result<(), ChainError> {
+        let (Some(head), Some(round), Some(config)) =
+            (self.store.head(), self.store.round(), self.store.config())
+        else {
+            return Ok(());
+        };
+        self.clock.observe(&head);
+        if let Err(status) = Self::authority(Some(self.sender.from()), &config) {
+            self.store.set_operator(status);
+            return Ok(());
+        }
+        if self.watch_in_flight(&head).await? {
+            return Ok(());
+        }
+        let holds_seed = self.holds_seed(&round);
+        match decide(&round, &head, holds_seed, self.clock.interval()) {
+            Decision::Wait(status) => self.store.set_operator(status),
+            Decision::Commit { round_id } => {
+                let seed = Seed::random()
+                    .map_err(|e| ChainError::Sign(format!("no entropy for a seed: {e}")))?;
+                let commitment =
+                    draw::commitment(self.chain_id, self.contract, U256::from(round_id), &seed);
+                let input = Lottery::commitSeedCall {
+                    roundId: U256::from(round_id),
+                    commitment,
+                }
+                .abi_encode();
+                self.seeds.insert(round_id, seed);
+                self.seeds.retain(|r, _| *r >= round_id);
+                self.send(round_id, "commit", input, COMMIT_GAS, None, &head)
+                    .await?;
+            }
+            Decision::Draw { round_id, at_time } => {
+                let Some(seed) = self.seeds.get(&round_id).copied() else {
+                    return Ok(());
+                };
+                let input = Lottery::drawWinnerCall {
+                    seed: seed.reveal(),
+                }
+                .abi_encode();
+                self.send(round_id, "draw", input, DRAW_GAS, Some(at_time), &head)
+                    .await?;
+            }
+            Decision::Refund { round_id, reason } => {
+                info!(target: "operator", round_id, reason, "refunding");
+                let input = Lottery::refundRoundCall {}.abi_encode();
+                self.send(round_id, "refund", input, REFUND_GAS, None, &head)
+                    .await?;
+            }
+            Decision::CloseExpired { round_id } => {
+                let input = Lottery::refundExpiredRoundCall {}.abi_encode();
+                self.send(round_id, "close-expired", input, REFUND_GAS, None, &head)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether we hold the seed behind the round's current commitment.
+    fn holds_seed(&self, round: &RoundView) -> bool {
+        let (Some(commitment), Some(seed)) =
+            (round.seed_commitment, self.seeds.get(&round.round_id))
+        else {
+            return false;
+        };
+        draw::commitment(
+            self.chain_id,
+            self.contract,
+            U256::from(round.round_id),
+            seed,
+        ) == commitment
+    }
+
+    async fn send(
+        &mut self,
+        round_id: u64,
+        action: &'static str,
+        input: Vec<u8>,
+        gas: u64,
+        at_time: Option<u64>,
+        head: &ChainHead,
+    ) -> Result<(), ChainError> {
+        match self
+            .sender
+            .send(Bytes::from(input), gas, at_time, head.number)
+            .await
+        {
+            Ok(pending) => {
+                info!(target: "operator", round_id, action, tx = %pending.hash, nonce = pending.nonce, "sent");
+                self.store
+                    .set_operator(status_for(action, round_id, Some(pending.hash)));
+                self.in_flight = Some(InFlight {
+                    round_id,
+                    action,
+                    pending,
+                });
+                Ok(())
+            }
+            // The simulation says the contract would reject it: the mirror is behind
+            // or the window is not open yet; the next head decides again.
+            Err(ChainError::Revert(reason)) => {
+                warn!(target: "operator", round_id, action, %reason, "not sent: the contract would reject it");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Follows the transaction in flight. `true` while it still blocks new actions.
+    async fn watch_in_flight(&mut self, head: &ChainHead) -> Result<bool, ChainError> {
+        let Some(flight) = self.in_flight.as_mut() else {
+            return Ok(false);
+        };
+        if let Some(receipt) = self.sender.receipt(&flight.pending).await? {
+            if receipt.status() {
+                info!(target: "operator", round_id = flight.round_id, action = flight.action, tx = %receipt.transaction_hash, block = ?receipt.block_number, "mined");
+            } else {
+                error!(target: "operator", round_id = flight.round_id, action = flight.action, tx = %receipt.transaction_hash, "REVERTED on chain: this is a bug");
+                self.sender.resync_nonce();
+            }
+            self.in_flight = None;
+            return Ok(false);
+        }
+        // Mined by another of our hashes, or dropped: the mined nonce tells.
+        if self.sender.mined_nonce().await? > flight.pending.nonce {
+            warn!(target: "operator", nonce = flight.pending.nonce, "nonce used without a receipt we know of; resynchronising");
+            self.sender.resync_nonce();
+            self.in_flight = None;
+            return Ok(false);
+        }
+        if head.number >= flight.pending.sent_at_block + self.settings.replace_after_blocks {
+            let mut pending = flight.pending.clone();
+            self.sender.replace(&mut pending, head.number).await?;
+            if let Some(flight) = self.in_flight.as_mut() {
+                flight.pending = pending;
+            }
+        }
+        Ok(true)
+    }
+}
+
+fn status_for(
+    action: &str,
+    round_id: u64,
+    transaction_hash: Option<alloy::primitives::TxHash>,
+) -> OperatorStatus {
+    match action {
+        "commit" => OperatorStatus::Committing {
+            round_id,
+            transaction_hash,
+        },
+        "draw" => OperatorStatus::Drawing {
+            round_id,
+            transaction_hash,
+        },
+        _ => OperatorStatus::Refunding {
+            round_id,
+            reason: action.to_owned(),
+            transaction_hash,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::B256;
+
+    fn round(state: RoundState, pot: u64) -> RoundView {
+        RoundView {
+            round_id: 4,
+            state,
+            start_time: 1000,
+            end_time: 1180,
+            min_draw_time: 1185,
+            max_draw_time: 1360,
+            total_pot: U256::from(pot),
+            participant_count: u64::from(pot > 0) * 2,
+            winner: None,
+            prize: U256::ZERO,
+            commission: U256::ZERO,
+            seed_commitment: Some(B256::repeat_byte(1)),
+            revealed_seed: None,
+        }
+    }
+
+    fn at(timestamp: u64) -> ChainHead {
+        ChainHead {
+            number: 10,
+            hash: B256::ZERO,
+            timestamp,
+        }
+    }
+
+    #[test]
+    fn waiting_rounds_get_a_commitment_unless_we_hold_the_seed() {
+        let r = round(RoundState::Waiting, 0);
+        assert_eq!(
+            decide(&r, &at(900), false, 1),
+            Decision::Commit { round_id: 4 }
+        );
+        assert_eq!(
+            decide(&r, &at(900), true, 1),
+            Decision::Wait(OperatorStatus::Idle)
+        );
+    }
+
+    #[test]
+    fn a_lost_seed_with_bets_is_refunded_at_once() {
+        let d = decide(&round(RoundState::Betting, 5), &at(1001), false, 1);
+        assert!(matches!(d, Decision::Refund { round_id: 4, .. }), "{d:?}");
+    }
+
+    #[test]
+    fn a_lost_seed_without_bets_is_recommitted() {
+        assert_eq!(
+            decide(&round(RoundState::Betting, 0), &at(1001), false, 1),
+            Decision::Commit { round_id: 4 }
+        );
+    }
+
+    #[test]
+    fn the_draw_aims_at_the_first_block_at_or_after_min_draw_time() {
+        let r = round(RoundState::Betting, 5);
+        // Two blocks before: wait.
+        assert!(matches!(
+            decide(&r, &at(1183), true, 1),
+            Decision::Wait(OperatorStatus::WaitingForDrawWindow { .. })
+        ));
+        // One block before (1 s blocks): send now for the next block at 1185.
+        assert_eq!(
+            decide(&r, &at(1184), true, 1),
+            Decision::Draw {
+                round_id: 4,
+                at_time: 1185
+            }
+        );
+        // 12 s blocks: the block after 1180 lands at 1192, the first eligible one.
+        assert_eq!(
+            decide(&r, &at(1180), true, 12),
+            Decision::Draw {
+                round_id: 4,
+                at_time: 1192
+            }
+        );
+        // Unknown interval: only against a block that already qualifies.
+        assert!(matches!(decide(&r, &at(1184), true, 0), Decision::Wait(_)));
+        assert_eq!(
+            decide(&r, &at(1185), true, 0),
+            Decision::Draw {
+                round_id: 4,
+                at_time: 1185
+            }
+        );
+        // Late but inside the window: draw.
+        assert_eq!(
+            decide(&r, &at(1300), true, 1),
+            Decision::Draw {
+                round_id: 4,
+                at_time: 1301
+            }
+        );
+        // Never aim past the window.
+        assert_eq!(
+            decide(&r, &at(1360), true, 1),
+            Decision::Draw {
+                round_id: 4,
+                at_time: 1360
+            }
+        );
+    }
+
+    #[test]
+    fn after_the_window_the_round_is_refunded_or_closed() {
+        assert!(matches!(
+            decide(&round(RoundState::Betting, 5), &at(1361), true, 1),
+            Decision::Refund { .. }
+        ));
+        assert_eq!(
+            decide(&round(RoundState::Betting, 0), &at(1361), true, 1),
+            Decision::CloseExpired { round_id: 4 }
+        );
+    }
+
+    #[test]
+    fn block_clock_needs_regular_gaps() {
+        let mut clock = BlockClock::default();
+        for (n, t) in [(1, 100), (2, 112), (3, 124), (4, 136)] {
+            clock.observe(&ChainHead {
+                number: n,
+                hash: B256::ZERO,
+                timestamp: t,
+            });
+        }
+        assert_eq!(clock.interval(), 12);
+        clock.observe(&ChainHead {
+            number: 5,
+            hash: B256::ZERO,
+            timestamp: 137,
+        });
+        assert_eq!(clock.interval(), 0, "irregular gaps mean unknown");
+    }
+
+    #[test]
+    fn authority_requires_the_contracts_operator() {
+        let config = |op: Option<Address>| ConfigView {
+            publisher: Address::repeat_byte(9),
+            operator: op,
+            commission_bps: 0,
+            min_bet_amount: U256::from(1),
+            betting_duration: 180,
+            min_draw_delay_after_end: 5,
+            max_draw_delay_after_end: 180,
+            min_end_time_extension: 60,
+            min_participants: 2,
+        };
+        let me = Address::repeat_byte(1);
+        assert!(Operator::authority(Some(me), &config(Some(me))).is_ok());
+        let Err(OperatorStatus::ReadOnly {
+            key_address,
+            contract_operator,
+            ..
+        }) = Operator::authority(Some(me), &config(Some(Address::repeat_byte(2))))
+        else {
+            panic!("must be read-only")
+        };
+        assert_eq!(
+            (key_address, contract_operator),
+            (Some(me), Some(Address::repeat_byte(2)))
+        );
+        assert!(matches!(
+            Operator::authority(None, &config(None)),
+            Err(OperatorStatus::ReadOnly { .. })
+        ));
+    }
+}
