@@ -21,12 +21,18 @@ pub mod operator;
 pub mod signer;
 pub mod store;
 
-use tokio_util::sync::CancellationToken;
-use tracing::info;
+use abi::state::StateLimits;
+use alloy::providers::Provider;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing::{info, warn};
 
 use crate::{
+    chain::{ChainClient, ChainError, TxSender},
     config::Config,
+    mirror::{Mirror, MirrorSettings},
+    operator::{Operator, OperatorSettings},
     signer::{OperatorKey, SignerError},
+    store::Store,
 };
 
 /// Why [`run`] stopped with an error.
@@ -35,16 +41,25 @@ pub enum RunError {
     /// The operator key could not be set up.
     #[error("cannot set up the operator key")]
     OperatorKey(#[from] SignerError),
+    /// The chain client could not be set up.
+    #[error("cannot set up the chain client")]
+    Chain(#[from] ChainError),
+    /// The configured contract address holds no code on this chain.
+    #[error("no contract at {contract} on chain {chain_id}: check --contract and --rpc-url")]
+    NoContract {
+        /// The configured address.
+        contract: alloy::primitives::Address,
+        /// The chain the RPC endpoint serves.
+        chain_id: u64,
+    },
 }
 
-/// Runs enclave-app until `shutdown` is cancelled.
-///
-/// For now: logs the redacted configuration and the operator's address, then waits.
-/// The chain-facing parts (mirror, operator) start here and stop through the same
-/// token.
+/// Runs enclave-app until `shutdown` is cancelled: waits for the chain, then mirrors
+/// the contract into the store and runs the passive operator, all stopped through
+/// the same token.
 ///
 /// # Errors
-/// [`RunError`] when a part cannot start.
+/// [`RunError`] when a part cannot start (a bad key, no contract at the address).
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
     info!(target: "enclave_app", config = %config.redacted(), "starting");
     let key = OperatorKey::from_config(&config)?;
@@ -54,7 +69,86 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         key_source = %key.source(),
         "operator key ready"
     );
-    shutdown.cancelled_owned().await;
+    let client = ChainClient::connect_tcp(config.rpc_url.clone(), config.contract)?;
+    let Some(chain_id) = wait_for_chain(&client, &config, &shutdown).await? else {
+        info!(target: "enclave_app", "shutdown requested before the chain was reachable; stopped");
+        return Ok(());
+    };
+
+    let limits = StateLimits {
+        history: config.history_limit,
+        activities: config.activity_limit,
+    };
+    let store = Store::new(config.contract, chain_id, limits);
+    let mirror = Mirror::new(
+        client.clone(),
+        store.clone(),
+        MirrorSettings {
+            poll_interval: config.poll_interval(),
+            lookback_blocks: config.lookback_blocks,
+            log_chunk_blocks: config.log_chunk_blocks,
+            reconcile_interval: config.reconcile_interval(),
+        },
+    );
+    let sender = TxSender::new(client, key.wallet(), key.address(), chain_id);
+    let operator = Operator::new(
+        store,
+        sender,
+        chain_id,
+        config.contract,
+        OperatorSettings {
+            replace_after_blocks: config.replace_after_blocks,
+        },
+    );
+    let tasks = TaskTracker::new();
+    tasks.spawn(mirror.run(shutdown.clone()));
+    tasks.spawn(operator.run(shutdown.clone()));
+    tasks.close();
+    info!(target: "enclave_app", chain_id, contract = %config.contract, "mirroring the contract");
+
+    shutdown.cancelled().await;
+    tasks.wait().await;
     info!(target: "enclave_app", "shutdown requested; stopped");
     Ok(())
+}
+
+/// Waits until the RPC endpoint answers, then checks that the contract exists.
+/// `None` when shutdown came first. A node that is down is not an error: in the
+/// enclave the host's forwarder may simply not be up yet.
+async fn wait_for_chain(
+    client: &ChainClient,
+    config: &Config,
+    shutdown: &CancellationToken,
+) -> Result<Option<u64>, RunError> {
+    let mut warned = false;
+    loop {
+        let reached = async {
+            let chain_id = client.chain_id().await?;
+            let code = client
+                .provider()
+                .get_code_at(config.contract)
+                .await
+                .map_err(|e| ChainError::Transport(abi::transport::error_chain(&e)))?;
+            Ok::<_, ChainError>((chain_id, code.is_empty()))
+        };
+        match reached.await {
+            Ok((chain_id, true)) => {
+                return Err(RunError::NoContract {
+                    contract: config.contract,
+                    chain_id,
+                });
+            }
+            Ok((chain_id, false)) => return Ok(Some(chain_id)),
+            Err(e) => {
+                if !warned {
+                    warn!(target: "enclave_app", rpc = %config.rpc_url, error = %e, "chain not reachable yet; retrying");
+                    warned = true;
+                }
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(None),
+            () = tokio::time::sleep(config.poll_interval()) => {}
+        }
+    }
 }

@@ -301,3 +301,76 @@ pub fn ether(n: u64) -> U256 {
 pub fn milli(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(15))
 }
+
+/// Polls `check` every 50 ms until it returns `Some`.
+///
+/// # Panics
+/// After `secs` seconds, naming `what`.
+pub async fn eventually<T>(secs: u64, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {secs} s waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Every transaction `from` sent on `chain`, as `(block, succeeded)`.
+///
+/// # Panics
+/// On RPC failure.
+pub async fn sent_by(chain: &TestChain, from: Address) -> Vec<(u64, bool)> {
+    let head = chain
+        .provider
+        .get_block_number()
+        .await
+        .expect("block number");
+    let mut out = Vec::new();
+    for n in 0..=head {
+        let block = chain
+            .provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Number(n))
+            .full()
+            .await
+            .expect("block")
+            .expect("block exists");
+        for tx in block.transactions.txns() {
+            if tx.inner.signer() == from {
+                let receipt = chain
+                    .provider
+                    .get_transaction_receipt(*tx.inner.tx_hash())
+                    .await
+                    .expect("receipt")
+                    .expect("mined");
+                out.push((n, receipt.status()));
+            }
+        }
+    }
+    out
+}
+
+/// The `enclave-app` binary built beside the running test executable
+/// (`target/<profile>/enclave-app`; `cargo test --workspace` and nextest build it).
+///
+/// # Panics
+/// When it has not been built, with the command that builds it.
+pub fn enclave_app_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test binary> -> target/<profile>/enclave-app
+    let dir = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target/<profile>");
+    let path = dir.join("enclave-app");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p enclave-app` (scripts/test does)",
+        path.display()
+    );
+    path
+}

@@ -10,7 +10,6 @@ use abi::{
     state::{ActivityKind, Settlement},
 };
 use alloy::{
-    eips::BlockNumberOrTag,
     network::EthereumWallet,
     primitives::{Address, U256},
     providers::{Provider, ext::AnvilApi},
@@ -21,50 +20,8 @@ use enclave_app::{
     operator::{Operator, OperatorSettings},
     store::Store,
 };
-use tests::{TestChain, milli, ok};
+use tests::{TestChain, eventually, milli, ok, sent_by};
 use tokio_util::sync::CancellationToken;
-
-/// Polls `check` every 50 ms until it returns `Some`, or fails after `secs` seconds.
-async fn eventually<T>(secs: u64, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Every transaction `from` sent in blocks `0..=head`, with its receipt status.
-async fn sent_by(chain: &TestChain, from: Address) -> Vec<(u64, bool)> {
-    let head = chain.provider.get_block_number().await.unwrap();
-    let mut out = Vec::new();
-    for n in 0..=head {
-        let block = chain
-            .provider
-            .get_block_by_number(BlockNumberOrTag::Number(n))
-            .full()
-            .await
-            .unwrap()
-            .unwrap();
-        for tx in block.transactions.txns() {
-            if tx.inner.signer() == from {
-                let receipt = chain
-                    .provider
-                    .get_transaction_receipt(*tx.inner.tx_hash())
-                    .await
-                    .unwrap()
-                    .unwrap();
-                out.push((n, receipt.status()));
-            }
-        }
-    }
-    out
-}
 
 struct Core {
     store: Store,

@@ -1,0 +1,280 @@
+//! The real `enclave-app` binary (simulated mode) against anvil with 1 s blocks:
+//! killed and restarted mid-round, down past the draw window, and settling a
+//! one-player round. State is read from the contract itself; chain time jumps with
+//! `anvil_increaseTime`. Across every scenario no operator transaction reverts.
+
+use std::{
+    io::Write,
+    os::unix::fs::PermissionsExt,
+    process::{Child, Command, Stdio},
+};
+
+use abi::contract::{Lottery, RefundReason, RoundState};
+use alloy::{
+    primitives::{Address, B256, U256},
+    providers::{DynProvider, Provider, ext::AnvilApi},
+    sol_types::SolEvent,
+};
+use tests::{TestChain, enclave_app_binary, milli, ok, sent_by};
+
+type Instance = Lottery::LotteryInstance<DynProvider>;
+
+/// A running enclave-app; killed (SIGKILL, like a crash) when dropped.
+struct App {
+    child: Child,
+    _key: tempfile::TempPath,
+}
+
+impl App {
+    fn start(chain: &TestChain, contract: Address) -> Self {
+        let mut key = tempfile::NamedTempFile::new().unwrap();
+        writeln!(key, "{}", alloy::hex::encode(chain.keys[1].to_bytes())).unwrap();
+        std::fs::set_permissions(key.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
+        let key = key.into_temp_path();
+        let child = Command::new(enclave_app_binary())
+            .args([
+                "--mode",
+                "sim",
+                "--rpc-url",
+                &chain.endpoint(),
+                "--contract",
+                &contract.to_string(),
+            ])
+            .arg("--operator-key-file")
+            .arg(&key)
+            .args(["--poll-interval-ms", "200", "--log-filter", "warn"])
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn enclave-app");
+        Self { child, _key: key }
+    }
+
+    /// SIGTERM and wait: a clean stop.
+    fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        assert!(
+            exit.success(),
+            "enclave-app exited with {exit} after SIGTERM"
+        );
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn round_of(lottery: &Instance, id: u64) -> Lottery::RoundInfo {
+    lottery.getRoundById(U256::from(id)).call().await.unwrap()
+}
+
+/// Waits (polling the contract) until `check` holds for round `id`.
+async fn until(
+    lottery: &Instance,
+    id: u64,
+    secs: u64,
+    what: &str,
+    check: impl Fn(&Lottery::RoundInfo) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let round = round_of(lottery, id).await;
+        if check(&round) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {secs} s waiting for {what}: {round:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+fn state(r: &Lottery::RoundInfo) -> RoundState {
+    RoundState::try_from(r.state).unwrap()
+}
+
+/// Jumps chain time to `secs_before` seconds before `at`.
+async fn jump_to(chain: &TestChain, at: u64, secs_before: u64) {
+    let now = chain.now().await;
+    if at > now + secs_before {
+        chain
+            .provider
+            .anvil_increase_time(at - now - secs_before)
+            .await
+            .unwrap();
+    }
+}
+
+async fn refund_reason(chain: &TestChain, lottery: &Instance, id: u64) -> RefundReason {
+    let filter = alloy::rpc::types::Filter::new()
+        .address(*lottery.address())
+        .event_signature(Lottery::RoundRefunded::SIGNATURE_HASH)
+        .topic1(B256::from(U256::from(id)))
+        .from_block(0);
+    let logs = chain.provider.get_logs(&filter).await.unwrap();
+    let event = logs[0]
+        .log_decode::<Lottery::RoundRefunded>()
+        .unwrap()
+        .inner
+        .data;
+    RefundReason::try_from(event.reason).unwrap()
+}
+
+async fn assert_no_reverts(chain: &TestChain) {
+    let sent = sent_by(chain, chain.operator()).await;
+    assert!(!sent.is_empty());
+    assert!(
+        sent.iter().all(|(_, ok)| *ok),
+        "reverted operator transactions: {sent:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_mid_round_refunds_the_round_whose_seed_was_lost() {
+    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let lottery = chain.deploy_with_operator(500).await;
+    let app = App::start(&chain, *lottery.address());
+    until(&lottery, 1, 15, "round 1's commitment", |r| {
+        r.seedCommitment != B256::ZERO
+    })
+    .await;
+    ok(lottery.placeBet().from(chain.player(0)).value(milli(10))).await;
+    ok(lottery.placeBet().from(chain.player(1)).value(milli(20))).await;
+
+    drop(app); // SIGKILL: the seed is gone with the process.
+    let app = App::start(&chain, *lottery.address());
+    until(&lottery, 1, 15, "round 1 refunded", |r| {
+        state(r) == RoundState::Refunded
+    })
+    .await;
+    assert_eq!(
+        refund_reason(&chain, &lottery, 1).await,
+        RefundReason::Operator
+    );
+    assert_eq!(
+        lottery
+            .pendingWithdrawal(chain.player(0))
+            .call()
+            .await
+            .unwrap(),
+        milli(10)
+    );
+    // Refunded at once, not at maxDrawTime.
+    assert!(chain.now().await < round_of(&lottery, 1).await.maxDrawTime);
+
+    // The next round runs normally under the new process.
+    until(&lottery, 2, 15, "round 2's commitment", |r| {
+        r.seedCommitment != B256::ZERO
+    })
+    .await;
+    ok(lottery.placeBet().from(chain.player(0)).value(milli(10))).await;
+    ok(lottery.placeBet().from(chain.player(1)).value(milli(20))).await;
+    let r2 = round_of(&lottery, 2).await;
+    jump_to(&chain, r2.minDrawTime, 4).await;
+    until(&lottery, 2, 30, "round 2 drawn", |r| {
+        state(r) == RoundState::Completed
+    })
+    .await;
+    app.stop();
+    assert_no_reverts(&chain).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_in_a_committed_waiting_round_recommits_and_draws() {
+    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let lottery = chain.deploy_with_operator(500).await;
+    let app = App::start(&chain, *lottery.address());
+    until(&lottery, 1, 15, "round 1's commitment", |r| {
+        r.seedCommitment != B256::ZERO
+    })
+    .await;
+    let first = round_of(&lottery, 1).await.seedCommitment;
+    drop(app);
+
+    let app = App::start(&chain, *lottery.address());
+    until(&lottery, 1, 15, "a new commitment", |r| {
+        r.seedCommitment != first && r.seedCommitment != B256::ZERO
+    })
+    .await;
+    ok(lottery.placeBet().from(chain.player(0)).value(milli(10))).await;
+    ok(lottery.placeBet().from(chain.player(1)).value(milli(30))).await;
+    let r1 = round_of(&lottery, 1).await;
+    jump_to(&chain, r1.minDrawTime, 4).await;
+    until(&lottery, 1, 30, "round 1 drawn", |r| {
+        state(r) == RoundState::Completed
+    })
+    .await;
+    app.stop();
+    assert_no_reverts(&chain).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_down_past_the_window_refunds_when_back() {
+    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let lottery = chain.deploy_with_operator(500).await;
+    let app = App::start(&chain, *lottery.address());
+    until(&lottery, 1, 15, "round 1's commitment", |r| {
+        r.seedCommitment != B256::ZERO
+    })
+    .await;
+    ok(lottery.placeBet().from(chain.player(0)).value(milli(10))).await;
+    ok(lottery.placeBet().from(chain.player(1)).value(milli(20))).await;
+    app.stop();
+
+    let r1 = round_of(&lottery, 1).await;
+    jump_to(&chain, r1.maxDrawTime + 10, 0).await;
+    chain.provider.evm_mine(None).await.unwrap();
+    assert!(chain.now().await > r1.maxDrawTime);
+    let app = App::start(&chain, *lottery.address());
+    until(&lottery, 1, 15, "round 1 refunded", |r| {
+        state(r) == RoundState::Refunded
+    })
+    .await;
+    app.stop();
+    assert_no_reverts(&chain).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_player_round_is_refunded_through_the_draw() {
+    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let lottery = chain.deploy_with_operator(500).await;
+    let app = App::start(&chain, *lottery.address());
+    until(&lottery, 1, 15, "round 1's commitment", |r| {
+        r.seedCommitment != B256::ZERO
+    })
+    .await;
+    ok(lottery.placeBet().from(chain.player(0)).value(milli(10))).await;
+    ok(lottery.placeBet().from(chain.player(0)).value(milli(5))).await;
+    let r1 = round_of(&lottery, 1).await;
+    jump_to(&chain, r1.minDrawTime, 4).await;
+    until(&lottery, 1, 30, "round 1 settled", |r| {
+        state(r) == RoundState::Refunded
+    })
+    .await;
+    assert_eq!(
+        refund_reason(&chain, &lottery, 1).await,
+        RefundReason::NotEnoughParticipants
+    );
+    // The draw revealed the seed even though it refunded.
+    assert_ne!(round_of(&lottery, 1).await.revealedSeed, B256::ZERO);
+    assert_eq!(
+        lottery
+            .pendingWithdrawal(chain.player(0))
+            .call()
+            .await
+            .unwrap(),
+        milli(15)
+    );
+    app.stop();
+    assert_no_reverts(&chain).await;
+}
