@@ -248,19 +248,31 @@ impl Operator {
         }
     }
 
-    /// Runs until `shutdown`, acting on every new head the store reports.
+    /// Runs until `shutdown`: decides once at start, then again on every new head and
+    /// every change of the round or the configuration (a quiet chain may produce no
+    /// new head for a long time, so heads alone are not enough).
     pub async fn run(mut self, shutdown: CancellationToken) {
+        use abi::state::StateChange;
+        use tokio::sync::broadcast::error::RecvError;
         let (_, mut events) = self.store.subscribe();
+        let mut first = true;
         loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                event = events.recv() => match event {
-                    Ok(e) if matches!(e.change, abi::state::StateChange::HeadUpdate(_)) => {}
-                    Ok(_) => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                },
+            if !first {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    event = events.recv() => match event {
+                        Ok(e) if matches!(
+                            e.change,
+                            StateChange::HeadUpdate(_) | StateChange::RoundUpdate(_) | StateChange::ConfigUpdate(_)
+                        ) => {}
+                        Ok(_) => continue,
+                        // Behind: the store's current state is all that matters.
+                        Err(RecvError::Lagged(_)) => {}
+                        Err(RecvError::Closed) => return,
+                    },
+                }
             }
+            first = false;
             if let Err(e) = self.step().await {
                 error!(target: "operator", error = %e, "operator step failed");
                 self.store.set_operator(OperatorStatus::Error {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use abi::{
     contract::RoundState,
+    state::OperatorStatus,
     state::{ActivityKind, Settlement},
 };
 use alloy::{
@@ -35,22 +36,44 @@ impl Drop for Core {
 }
 
 async fn start_core(chain: &TestChain, contract: Address) -> Core {
+    start_core_as(chain, contract, 1).await
+}
+
+/// A fresh store filled by a mirror's start (back-fill and views), without running.
+async fn rebuilt(chain: &TestChain, contract: Address) -> abi::state::Snapshot {
     let url = abi::transport::RpcUrl::parse(&chain.endpoint()).unwrap();
     let client = ChainClient::connect_tcp(url, contract).unwrap();
-    let chain_id = chain.chain_id().await;
-    let store = Store::new(contract, chain_id, abi::state::StateLimits::default());
-    let settings = MirrorSettings {
+    let store = Store::new(
+        contract,
+        chain.chain_id().await,
+        abi::state::StateLimits::default(),
+    );
+    let mut mirror = Mirror::new(client, store.clone(), settings());
+    mirror.start().await.unwrap();
+    store.snapshot()
+}
+
+fn settings() -> MirrorSettings {
+    MirrorSettings {
         poll_interval: Duration::from_millis(100),
         lookback_blocks: 10_000,
         log_chunk_blocks: 2_000,
         reconcile_interval: Duration::from_secs(30),
-    };
-    let mut mirror = Mirror::new(client.clone(), store.clone(), settings);
+    }
+}
+
+/// The core with anvil account `key` as its operator key.
+async fn start_core_as(chain: &TestChain, contract: Address, key: usize) -> Core {
+    let url = abi::transport::RpcUrl::parse(&chain.endpoint()).unwrap();
+    let client = ChainClient::connect_tcp(url, contract).unwrap();
+    let chain_id = chain.chain_id().await;
+    let store = Store::new(contract, chain_id, abi::state::StateLimits::default());
+    let mut mirror = Mirror::new(client.clone(), store.clone(), settings());
     mirror.start().await.unwrap();
     let sender = TxSender::new(
         client,
-        EthereumWallet::from(chain.keys[1].clone()),
-        chain.operator(),
+        EthereumWallet::from(chain.keys[key].clone()),
+        chain.accounts[key],
         chain_id,
     );
     let operator = Operator::new(
@@ -190,4 +213,142 @@ async fn the_operator_runs_a_full_round_on_time() {
         "reverted operator transactions: {sent:?}"
     );
     drop(core);
+}
+
+/// The state rebuilt from the chain alone (a restart) equals the live mirror's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_mirror_rebuilds_the_same_state() {
+    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let lottery = chain.deploy_with_operator(500).await;
+    let core = start_core(&chain, *lottery.address()).await;
+    let store = core.store.clone();
+    eventually(10, "round 1's commitment", || {
+        store.round().filter(|r| r.seed_commitment.is_some())
+    })
+    .await;
+    for i in 0..3 {
+        ok(lottery
+            .placeBet()
+            .from(chain.player(i))
+            .value(milli(10 + i as u64)))
+        .await;
+    }
+    let round = eventually(10, "three bets", || {
+        store.round().filter(|r| r.participant_count == 3)
+    })
+    .await;
+    chain
+        .provider
+        .anvil_increase_time(round.min_draw_time - chain.now().await - 6)
+        .await
+        .unwrap();
+    eventually(30, "round 2 committed", || {
+        store
+            .round()
+            .filter(|r| r.round_id == 2 && r.seed_commitment.is_some())
+    })
+    .await;
+    ok(lottery.placeBet().from(chain.player(0)).value(milli(7))).await;
+    eventually(10, "round 2's bet", || {
+        store.round().filter(|r| r.participant_count == 1)
+    })
+    .await;
+    drop(core);
+
+    let live = store.snapshot();
+    let fresh = rebuilt(&chain, *lottery.address()).await;
+    assert_eq!(fresh.config, live.config);
+    assert_eq!(fresh.round, live.round);
+    assert_eq!(fresh.participants, live.participants);
+    assert_eq!(fresh.history, live.history);
+    assert_eq!(fresh.activities, live.activities);
+    assert_eq!(fresh.history.len(), 1);
+}
+
+/// A key that is not the contract's operator runs read-only and says why, with both
+/// addresses; it sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_that_is_not_the_operator_runs_read_only() {
+    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let lottery = chain.deploy_with_operator(500).await;
+    let core = start_core_as(&chain, *lottery.address(), 5).await;
+    let store = core.store.clone();
+    let status = eventually(10, "a read-only status", || match store.operator() {
+        s @ OperatorStatus::ReadOnly { .. } => Some(s),
+        _ => None,
+    })
+    .await;
+    let OperatorStatus::ReadOnly {
+        key_address,
+        contract_operator,
+        reason,
+    } = status
+    else {
+        unreachable!()
+    };
+    assert_eq!(key_address, Some(chain.accounts[5]));
+    assert_eq!(contract_operator, Some(chain.operator()));
+    assert!(reason.contains("not the contract's operator"), "{reason}");
+    // A few blocks later it still has sent nothing.
+    let head = chain.provider.get_block_number().await.unwrap();
+    eventually(10, "three more blocks", || {
+        store.head().filter(|h| h.number >= head + 3)
+    })
+    .await;
+    assert!(sent_by(&chain, chain.accounts[5]).await.is_empty());
+    assert_eq!(store.round().unwrap().seed_commitment, None);
+}
+
+/// A reorg that drops two bets is undone in the store: the bets leave the round, the
+/// participants and the activity feed, and subscribers are told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reorg_that_drops_bets_is_undone_in_the_store() {
+    let chain = TestChain::start().await; // automine: one block per transaction
+    let lottery = chain.deploy_with_operator(500).await;
+    let core = start_core(&chain, *lottery.address()).await;
+    let store = core.store.clone();
+    eventually(10, "round 1's commitment", || {
+        store.round().filter(|r| r.seed_commitment.is_some())
+    })
+    .await;
+    let (_, mut events) = store.subscribe();
+    ok(lottery.placeBet().from(chain.player(0)).value(milli(10))).await;
+    ok(lottery.placeBet().from(chain.player(1)).value(milli(20))).await;
+    eventually(10, "two participants", || {
+        store.round().filter(|r| r.participant_count == 2)
+    })
+    .await;
+    let bets = |s: &abi::state::Snapshot| {
+        s.activities
+            .iter()
+            .filter(|a| matches!(a.kind, ActivityKind::Bet { .. }))
+            .count()
+    };
+    assert_eq!(bets(&store.snapshot()), 2);
+
+    // Replace the two bet blocks with two empty ones.
+    chain
+        .provider
+        .anvil_reorg(alloy::rpc::types::anvil::ReorgOptions {
+            depth: 2,
+            tx_block_pairs: vec![],
+        })
+        .await
+        .unwrap();
+    let round = eventually(10, "the bets undone", || {
+        store.round().filter(|r| r.participant_count == 0)
+    })
+    .await;
+    assert_eq!(round.state, RoundState::Waiting);
+    assert!(store.snapshot().participants.is_empty());
+    assert_eq!(bets(&store.snapshot()), 0);
+    let mut told = false;
+    while let Ok(event) = events.try_recv() {
+        told |= matches!(event.change, abi::state::StateChange::Reorged { .. });
+    }
+    assert!(told, "subscribers must hear of the reorg");
+    // The rebuilt state agrees.
+    let fresh = rebuilt(&chain, *lottery.address()).await;
+    assert_eq!(fresh.activities, store.snapshot().activities);
+    assert_eq!(fresh.round, store.round());
 }
