@@ -65,6 +65,23 @@ pub struct TestChain {
     pub accounts: Vec<Address>,
     /// Their keys, in the same order.
     pub keys: Vec<PrivateKeySigner>,
+    /// The extra arguments anvil was started with (for restarts).
+    args: Vec<String>,
+}
+
+fn spawn_anvil(port: Option<u16>, args: &[&str]) -> AnvilInstance {
+    let mut anvil = Anvil::at(anvil_binary());
+    if let Some(port) = port {
+        anvil = anvil.port(port);
+    }
+    anvil
+        .arg("--accounts")
+        .arg(ACCOUNTS.to_string())
+        .arg("--host")
+        .arg("127.0.0.1")
+        .args(args.iter().copied())
+        .try_spawn()
+        .expect("spawn anvil")
 }
 
 impl TestChain {
@@ -81,14 +98,7 @@ impl TestChain {
     /// # Panics
     /// When anvil cannot start.
     pub async fn start_with(args: &[&str]) -> Self {
-        let anvil = Anvil::at(anvil_binary())
-            .arg("--accounts")
-            .arg(ACCOUNTS.to_string())
-            .arg("--host")
-            .arg("127.0.0.1")
-            .args(args.iter().copied())
-            .try_spawn()
-            .expect("spawn anvil");
+        let anvil = spawn_anvil(None, args);
         let keys: Vec<PrivateKeySigner> = anvil
             .keys()
             .iter()
@@ -112,13 +122,34 @@ impl TestChain {
             .with_simple_nonce_management()
             .connect_client(client())
             .erased();
+        let args = args.iter().map(|a| (*a).to_owned()).collect();
         Self {
             anvil,
             provider,
             raw,
             accounts,
             keys,
+            args,
         }
+    }
+
+    /// Stops anvil gracefully (SIGTERM, so a `--state` file is written), waits
+    /// `downtime`, and starts it again on the same port with the same arguments.
+    ///
+    /// # Panics
+    /// When anvil cannot be stopped or started.
+    pub async fn restart_anvil(&mut self, downtime: std::time::Duration) {
+        let port = self.anvil.port();
+        let pid = self.anvil.child().id().to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "cannot signal anvil");
+        let _ = self.anvil.child_mut().wait();
+        tokio::time::sleep(downtime).await;
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        self.anvil = spawn_anvil(Some(port), &args);
     }
 
     /// The HTTP endpoint.
