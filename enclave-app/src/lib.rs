@@ -98,6 +98,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         config.contract,
         OperatorSettings {
             replace_after_blocks: config.replace_after_blocks,
+            receipt_timeout: config.receipt_timeout(),
         },
     );
     let tasks = TaskTracker::new();

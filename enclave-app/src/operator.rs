@@ -179,12 +179,19 @@ impl BlockClock {
     }
 }
 
+/// Replacements of one stuck transaction, at most: each raises both fees by 12.5%,
+/// so 8 reach about 2.6x the first price. Past that the operator keeps waiting and
+/// reports the stuck transaction rather than bidding without limit.
+const MAX_REPLACEMENTS: u32 = 8;
+
 /// A transaction in flight and what it is for.
 #[derive(Debug)]
 struct InFlight {
     round_id: u64,
     action: &'static str,
     pending: PendingTx,
+    sent: std::time::Instant,
+    replacements: u32,
 }
 
 /// Settings of the operator.
@@ -192,6 +199,9 @@ struct InFlight {
 pub struct OperatorSettings {
     /// A pending transaction not mined after this many blocks is replaced.
     pub replace_after_blocks: u64,
+    /// A transaction not mined after this long is reported as an error (while the
+    /// operator keeps waiting for it and replacing it, up to [`MAX_REPLACEMENTS`]).
+    pub receipt_timeout: std::time::Duration,
 }
 
 /// The operator: holds seeds in memory only and at most one transaction in flight.
@@ -381,6 +391,8 @@ impl Operator {
                     round_id,
                     action,
                     pending,
+                    sent: std::time::Instant::now(),
+                    replacements: 0,
                 });
                 Ok(())
             }
@@ -416,11 +428,24 @@ impl Operator {
             self.in_flight = None;
             return Ok(false);
         }
-        if head.number >= flight.pending.sent_at_block + self.settings.replace_after_blocks {
+        if flight.sent.elapsed() > self.settings.receipt_timeout {
+            let reason = format!(
+                "{} transaction {} for round {} not mined after {} s",
+                flight.action,
+                flight.pending.hash,
+                flight.round_id,
+                flight.sent.elapsed().as_secs()
+            );
+            self.store.set_operator(OperatorStatus::Error { reason });
+        }
+        if head.number >= flight.pending.sent_at_block + self.settings.replace_after_blocks
+            && flight.replacements < MAX_REPLACEMENTS
+        {
             let mut pending = flight.pending.clone();
             self.sender.replace(&mut pending, head.number).await?;
             if let Some(flight) = self.in_flight.as_mut() {
                 flight.pending = pending;
+                flight.replacements += 1;
             }
         }
         Ok(true)

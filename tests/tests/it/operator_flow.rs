@@ -83,6 +83,7 @@ async fn start_core_as(chain: &TestChain, contract: Address, key: usize) -> Core
         contract,
         OperatorSettings {
             replace_after_blocks: 3,
+            receipt_timeout: Duration::from_secs(60),
         },
     );
     let shutdown = CancellationToken::new();
