@@ -99,6 +99,31 @@ async fn until(
     }
 }
 
+/// Waits for the operator's commitment to round `id`.
+async fn committed(lottery: &Instance, id: u64) {
+    until(lottery, id, 15, "the round's commitment", |r| {
+        r.seedCommitment != B256::ZERO
+    })
+    .await;
+}
+
+/// Players 0 and 1 bet `a` and `b` milli-ether.
+async fn two_bets(chain: &TestChain, lottery: &Instance, a: u64, b: u64) {
+    ok(lottery.placeBet().from(chain.player(0)).value(milli(a))).await;
+    ok(lottery.placeBet().from(chain.player(1)).value(milli(b))).await;
+}
+
+/// Jumps to just before round `id`'s draw window and waits until the operator has
+/// settled it into `settled`.
+async fn settles(chain: &TestChain, lottery: &Instance, id: u64, settled: RoundState) {
+    let round = round_of(lottery, id).await;
+    jump_to(chain, round.minDrawTime, 4).await;
+    until(lottery, id, 30, "the round settled", |r| {
+        state(r) == settled
+    })
+    .await;
+}
+
 fn state(r: &Lottery::RoundInfo) -> RoundState {
     RoundState::try_from(r.state).unwrap()
 }
@@ -144,12 +169,8 @@ async fn a_restart_mid_round_refunds_the_round_whose_seed_was_lost() {
     let chain = TestChain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     let app = App::start(&chain, *lottery.address());
-    until(&lottery, 1, 15, "round 1's commitment", |r| {
-        r.seedCommitment != B256::ZERO
-    })
-    .await;
-    ok(lottery.placeBet().from(chain.player(0)).value(milli(10))).await;
-    ok(lottery.placeBet().from(chain.player(1)).value(milli(20))).await;
+    committed(&lottery, 1).await;
+    two_bets(&chain, &lottery, 10, 20).await;
 
     drop(app); // SIGKILL: the seed is gone with the process.
     let app = App::start(&chain, *lottery.address());
@@ -173,18 +194,9 @@ async fn a_restart_mid_round_refunds_the_round_whose_seed_was_lost() {
     assert!(chain.now().await < round_of(&lottery, 1).await.maxDrawTime);
 
     // The next round runs normally under the new process.
-    until(&lottery, 2, 15, "round 2's commitment", |r| {
-        r.seedCommitment != B256::ZERO
-    })
-    .await;
-    ok(lottery.placeBet().from(chain.player(0)).value(milli(10))).await;
-    ok(lottery.placeBet().from(chain.player(1)).value(milli(20))).await;
-    let r2 = round_of(&lottery, 2).await;
-    jump_to(&chain, r2.minDrawTime, 4).await;
-    until(&lottery, 2, 30, "round 2 drawn", |r| {
-        state(r) == RoundState::Completed
-    })
-    .await;
+    committed(&lottery, 2).await;
+    two_bets(&chain, &lottery, 10, 20).await;
+    settles(&chain, &lottery, 2, RoundState::Completed).await;
     app.stop();
     assert_no_reverts(&chain).await;
 }
@@ -194,10 +206,7 @@ async fn a_restart_in_a_committed_waiting_round_recommits_and_draws() {
     let chain = TestChain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     let app = App::start(&chain, *lottery.address());
-    until(&lottery, 1, 15, "round 1's commitment", |r| {
-        r.seedCommitment != B256::ZERO
-    })
-    .await;
+    committed(&lottery, 1).await;
     let first = round_of(&lottery, 1).await.seedCommitment;
     drop(app);
 
@@ -206,14 +215,8 @@ async fn a_restart_in_a_committed_waiting_round_recommits_and_draws() {
         r.seedCommitment != first && r.seedCommitment != B256::ZERO
     })
     .await;
-    ok(lottery.placeBet().from(chain.player(0)).value(milli(10))).await;
-    ok(lottery.placeBet().from(chain.player(1)).value(milli(30))).await;
-    let r1 = round_of(&lottery, 1).await;
-    jump_to(&chain, r1.minDrawTime, 4).await;
-    until(&lottery, 1, 30, "round 1 drawn", |r| {
-        state(r) == RoundState::Completed
-    })
-    .await;
+    two_bets(&chain, &lottery, 10, 30).await;
+    settles(&chain, &lottery, 1, RoundState::Completed).await;
     app.stop();
     assert_no_reverts(&chain).await;
 }
@@ -223,12 +226,8 @@ async fn an_operator_down_past_the_window_refunds_when_back() {
     let chain = TestChain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     let app = App::start(&chain, *lottery.address());
-    until(&lottery, 1, 15, "round 1's commitment", |r| {
-        r.seedCommitment != B256::ZERO
-    })
-    .await;
-    ok(lottery.placeBet().from(chain.player(0)).value(milli(10))).await;
-    ok(lottery.placeBet().from(chain.player(1)).value(milli(20))).await;
+    committed(&lottery, 1).await;
+    two_bets(&chain, &lottery, 10, 20).await;
     app.stop();
 
     let r1 = round_of(&lottery, 1).await;
@@ -249,18 +248,10 @@ async fn a_single_player_round_is_refunded_through_the_draw() {
     let chain = TestChain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     let app = App::start(&chain, *lottery.address());
-    until(&lottery, 1, 15, "round 1's commitment", |r| {
-        r.seedCommitment != B256::ZERO
-    })
-    .await;
+    committed(&lottery, 1).await;
     ok(lottery.placeBet().from(chain.player(0)).value(milli(10))).await;
     ok(lottery.placeBet().from(chain.player(0)).value(milli(5))).await;
-    let r1 = round_of(&lottery, 1).await;
-    jump_to(&chain, r1.minDrawTime, 4).await;
-    until(&lottery, 1, 30, "round 1 settled", |r| {
-        state(r) == RoundState::Refunded
-    })
-    .await;
+    settles(&chain, &lottery, 1, RoundState::Refunded).await;
     assert_eq!(
         refund_reason(&chain, &lottery, 1).await,
         RefundReason::NotEnoughParticipants
