@@ -134,6 +134,10 @@ async fn the_operator_runs_a_full_round_on_time() {
 
     // Jump to shortly before the draw window; the draw must land in the first block
     // whose timestamp reaches minDrawTime.
+    let mut balances = Vec::new();
+    for i in 0..3 {
+        balances.push(chain.balance(chain.player(i)).await);
+    }
     let now = chain.now().await;
     chain
         .provider
@@ -176,6 +180,15 @@ async fn the_operator_runs_a_full_round_on_time() {
     );
     let completed = lottery.getRoundById(U256::from(1)).call().await.unwrap();
     assert_eq!(completed.winner, winner);
+    // The winner was paid the prize; the others' balances did not move.
+    for (i, before) in balances.iter().enumerate() {
+        let expected = if chain.player(i) == winner {
+            *before + prize
+        } else {
+            *before
+        };
+        assert_eq!(chain.balance(chain.player(i)).await, expected, "player {i}");
+    }
 
     // Round 2 opens in the draw's block and is committed within 2 blocks.
     let round2 = eventually(10, "round 2's commitment", || {
