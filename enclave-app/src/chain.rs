@@ -27,7 +27,7 @@ use alloy::{
     primitives::{Address, B256, Bytes, TxHash, TxKind, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::{
-        client::RpcClient,
+        client::{BatchRequest, RpcClient, Waiter},
         types::{BlockOverrides, Filter, Log, TransactionReceipt, TransactionRequest},
     },
     signers::Signature,
@@ -107,6 +107,41 @@ where
             other => return other,
         }
     }
+}
+
+/// The pending answers of the three view calls in a batch.
+type ViewCalls = (Waiter<Bytes>, Waiter<Bytes>, Waiter<Bytes>);
+
+/// Decodes the three view answers of a batch into a [`ContractState`].
+async fn finish_view_calls(
+    (config, round, participants): ViewCalls,
+    block: u64,
+) -> Result<ContractState, ChainError> {
+    let (config, round, participants) =
+        tokio::try_join!(config, round, participants).map_err(|e| ChainError::from_rpc(&e))?;
+    let decode = |e: alloy::sol_types::Error| ChainError::Decode(e.to_string());
+    let config = Lottery::getConfigCall::abi_decode_returns(&config).map_err(decode)?;
+    let round = Lottery::getRoundCall::abi_decode_returns(&round).map_err(decode)?;
+    let participants =
+        Lottery::getParticipantsCall::abi_decode_returns(&participants).map_err(decode)?;
+    Ok(ContractState {
+        block_number: block,
+        config: config.into(),
+        round: RoundView::try_from(round).map_err(|e| ChainError::Decode(e.to_string()))?,
+        participants: ParticipantView::list(&participants),
+    })
+}
+
+/// What one poll found.
+#[derive(Debug, Clone)]
+pub struct Polled {
+    /// The latest block.
+    pub head: BlockRef,
+    /// The contract's logs from the requested block up to `head`; `None` when the
+    /// node refused the range.
+    pub logs: Option<Vec<Log>>,
+    /// The views at the latest block, when asked for.
+    pub views: Option<ContractState>,
 }
 
 /// A block as the mirror tracks it: its place, identity and parent.
@@ -245,15 +280,16 @@ impl ChainClient {
         .await
     }
 
-    /// The latest block and the contract's logs from `from` up to it, in one HTTP
-    /// request (a JSON-RPC batch): the whole cost of an idle tick. Logs above the
-    /// returned head (mined between the two calls) are dropped; the next tick gets
-    /// them. The logs are `None` when the node refused the range (for example when
-    /// `from` is above its head after a rollback).
+    /// The latest block and the contract's logs from `from` up to it, plus the views
+    /// when `with_views`, all in one HTTP request (a JSON-RPC batch): the whole cost of
+    /// an idle tick, reconciliation included. Logs above the returned head (mined
+    /// between the calls) are dropped; the next tick gets them. Views ride along at
+    /// `latest`, so in a rare race they may be one block newer than `head`; the logs
+    /// of that block then trigger a pinned re-read on the next tick.
     ///
     /// # Errors
     /// On RPC failure after retries.
-    pub async fn poll(&self, from: u64) -> Result<(BlockRef, Option<Vec<Log>>), ChainError> {
+    pub async fn poll(&self, from: u64, with_views: bool) -> Result<Polled, ChainError> {
         retry("poll", || async {
             let mut batch = self.client.new_batch();
             let latest = (BlockNumberOrTag::Latest, false);
@@ -267,6 +303,11 @@ impl ChainClient {
             let logs = batch
                 .add_call::<_, Vec<Log>>("eth_getLogs", &(filter,))
                 .map_err(|e| ChainError::from_rpc(&e))?;
+            let views = if with_views {
+                Some(self.add_view_calls(&mut batch, BlockId::latest())?)
+            } else {
+                None
+            };
             batch.send().await.map_err(|e| ChainError::from_rpc(&e))?;
             let head = head
                 .await
@@ -285,7 +326,11 @@ impl ChainClient {
                 }
                 Err(e) => return Err(ChainError::from_rpc(&e)),
             };
-            Ok((head, logs))
+            let views = match views {
+                Some(calls) => Some(finish_view_calls(calls, head.number).await?),
+                None => None,
+            };
+            Ok(Polled { head, logs, views })
         })
         .await
     }
@@ -324,47 +369,33 @@ impl ChainClient {
     /// On RPC failure after retries, or contract data this build cannot decode.
     pub async fn contract_state(&self, block: u64) -> Result<ContractState, ChainError> {
         retry("contract views", || async {
-            let at = BlockId::number(block);
-            let call = |input: Vec<u8>| {
-                TransactionRequest::default()
-                    .to(self.contract)
-                    .input(Bytes::from(input).into())
-            };
             let mut batch = self.client.new_batch();
-            let config = batch
-                .add_call::<_, Bytes>(
-                    "eth_call",
-                    &(call(Lottery::getConfigCall {}.abi_encode()), at),
-                )
-                .map_err(|e| ChainError::from_rpc(&e))?;
-            let round = batch
-                .add_call::<_, Bytes>(
-                    "eth_call",
-                    &(call(Lottery::getRoundCall {}.abi_encode()), at),
-                )
-                .map_err(|e| ChainError::from_rpc(&e))?;
-            let participants = batch
-                .add_call::<_, Bytes>(
-                    "eth_call",
-                    &(call(Lottery::getParticipantsCall {}.abi_encode()), at),
-                )
-                .map_err(|e| ChainError::from_rpc(&e))?;
+            let calls = self.add_view_calls(&mut batch, BlockId::number(block))?;
             batch.send().await.map_err(|e| ChainError::from_rpc(&e))?;
-            let (config, round, participants) = tokio::try_join!(config, round, participants)
-                .map_err(|e| ChainError::from_rpc(&e))?;
-            let decode = |e: alloy::sol_types::Error| ChainError::Decode(e.to_string());
-            let config = Lottery::getConfigCall::abi_decode_returns(&config).map_err(decode)?;
-            let round = Lottery::getRoundCall::abi_decode_returns(&round).map_err(decode)?;
-            let participants =
-                Lottery::getParticipantsCall::abi_decode_returns(&participants).map_err(decode)?;
-            Ok(ContractState {
-                block_number: block,
-                config: config.into(),
-                round: RoundView::try_from(round).map_err(|e| ChainError::Decode(e.to_string()))?,
-                participants: ParticipantView::list(&participants),
-            })
+            finish_view_calls(calls, block).await
         })
         .await
+    }
+
+    /// Adds `getConfig`, `getRound` and `getParticipants` at `at` to `batch`.
+    fn add_view_calls(
+        &self,
+        batch: &mut BatchRequest<'_>,
+        at: BlockId,
+    ) -> Result<ViewCalls, ChainError> {
+        let mut add = |input: Vec<u8>| {
+            let tx = TransactionRequest::default()
+                .to(self.contract)
+                .input(Bytes::from(input).into());
+            batch
+                .add_call::<_, Bytes>("eth_call", &(tx, at))
+                .map_err(|e| ChainError::from_rpc(&e))
+        };
+        Ok((
+            add(Lottery::getConfigCall {}.abi_encode())?,
+            add(Lottery::getRoundCall {}.abi_encode())?,
+            add(Lottery::getParticipantsCall {}.abi_encode())?,
+        ))
     }
 }
 

@@ -2,9 +2,10 @@
 //!
 //! One loop driven by new blocks. At start it back-fills the contract's logs from a
 //! configurable look-back and reads the views. Then each tick costs one HTTP request
-//! (the latest block and the new logs in one JSON-RPC batch); the views are read (one
-//! more batched request) only when logs arrived, plus a slow reconciliation. The cost
-//! per block does not grow with the number of players.
+//! (the latest block and the new logs in one JSON-RPC batch, with the views added
+//! when the slow reconciliation is due); the views are read at the new block (one
+//! more batched request) only when logs arrived. The cost per block does not grow
+//! with the number of players.
 //!
 //! Reorgs: the hashes of the blocks the mirror processed are remembered. A new head
 //! whose parent is not the block we saw at that height, a head at or below the last
@@ -28,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::{
-    chain::{BlockRef, ChainClient, ChainError},
+    chain::{BlockRef, ChainClient, ChainError, ContractState, Polled},
     store::Store,
 };
 
@@ -125,11 +126,12 @@ impl Mirror {
             return Ok(Tick::Advanced { logs: 0 });
         };
         // Logs from the last processed block on (inclusive): their block hashes tell
-        // whether that block is still canonical.
-        let (head, logs) = self.chain.poll(last.number).await?;
+        // whether that block is still canonical. A due reconciliation rides along.
+        let reconcile = self.reconcile_due();
+        let Polled { head, logs, views } = self.chain.poll(last.number, reconcile).await?;
         if head.hash == last.hash {
-            if self.reconcile_due() {
-                self.read_views(head.number).await?;
+            if let Some(views) = views {
+                self.set_views(views);
             }
             return Ok(Tick::Idle);
         }
@@ -152,8 +154,10 @@ impl Mirror {
             .filter(|l| l.block_number.is_some_and(|n| n > last.number))
             .collect();
         self.apply_logs(&new, head.timestamp);
-        if !new.is_empty() || self.reconcile_due() {
+        if !new.is_empty() {
             self.read_views(head.number).await?;
+        } else if let Some(views) = views {
+            self.set_views(views);
         }
         self.advance_to(head);
         Ok(Tick::Advanced { logs: new.len() })
@@ -256,11 +260,15 @@ impl Mirror {
 
     async fn read_views(&mut self, block: u64) -> Result<(), ChainError> {
         let state = self.chain.contract_state(block).await?;
+        self.set_views(state);
+        Ok(())
+    }
+
+    fn set_views(&mut self, state: ContractState) {
         self.store.set_config(state.config);
         self.store.set_round(state.round);
         self.store.set_participants(state.participants);
         self.last_views = Instant::now();
-        Ok(())
     }
 
     fn apply_logs(&mut self, logs: &[Log], fallback_time: u64) {

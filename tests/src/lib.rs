@@ -392,16 +392,15 @@ pub async fn sent_by(chain: &TestChain, from: Address) -> Vec<(u64, bool)> {
 /// When it has not been built, with the command that builds it.
 pub fn enclave_app_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test binary> -> target/<profile>/enclave-app
-    let dir = exe
-        .parent()
-        .and_then(std::path::Path::parent)
-        .expect("target/<profile>");
-    let path = dir.join("enclave-app");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build -p enclave-app` (scripts/test does)",
-        path.display()
-    );
-    path
+    // A harness binary sits in target/<profile>/, a test binary in target/<profile>/deps/.
+    let beside = exe.parent().expect("target/<profile>");
+    let candidates = [Some(beside), beside.parent()];
+    let found = candidates
+        .iter()
+        .flatten()
+        .map(|dir| dir.join("enclave-app"))
+        .find(|p| p.exists());
+    found.unwrap_or_else(|| {
+        panic!("enclave-app is not built beside {}: run `cargo build -p enclave-app` (scripts/test does)", exe.display())
+    })
 }
