@@ -109,6 +109,41 @@ where
     }
 }
 
+/// The chain's block interval from recent block timestamps: the common gap when the
+/// last gaps agree, 0 when they do not (automining dev chains, irregular L2s).
+#[derive(Debug, Default, Clone)]
+pub struct BlockClock {
+    last: Option<ChainHead>,
+    gaps: std::collections::VecDeque<u64>,
+}
+
+/// Gaps remembered to judge whether block times are regular.
+const CLOCK_SAMPLES: usize = 4;
+
+impl BlockClock {
+    /// Records a new head.
+    pub fn observe(&mut self, head: &ChainHead) {
+        if let Some(last) = self.last
+            && head.number == last.number + 1
+            && head.timestamp > last.timestamp
+        {
+            self.gaps.push_back(head.timestamp - last.timestamp);
+            while self.gaps.len() > CLOCK_SAMPLES {
+                self.gaps.pop_front();
+            }
+        }
+        self.last = Some(*head);
+    }
+
+    /// The regular block interval, or 0 when unknown or irregular.
+    pub fn interval(&self) -> u64 {
+        match self.gaps.front() {
+            Some(first) if self.gaps.len() >= 2 && self.gaps.iter().all(|g| g == first) => *first,
+            _ => 0,
+        }
+    }
+}
+
 /// The pending answers of the three view calls in a batch.
 type ViewCalls = (Waiter<Bytes>, Waiter<Bytes>, Waiter<Bytes>);
 
@@ -663,4 +698,29 @@ fn is_known_transaction(err: &RpcError<TransportErrorKind>) -> bool {
         let m = p.message.to_lowercase();
         m.contains("already known") || m.contains("known transaction")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::B256;
+
+    #[test]
+    fn block_clock_needs_regular_gaps() {
+        let mut clock = BlockClock::default();
+        for (n, t) in [(1, 100), (2, 112), (3, 124), (4, 136)] {
+            clock.observe(&ChainHead {
+                number: n,
+                hash: B256::ZERO,
+                timestamp: t,
+            });
+        }
+        assert_eq!(clock.interval(), 12);
+        clock.observe(&ChainHead {
+            number: 5,
+            hash: B256::ZERO,
+            timestamp: 137,
+        });
+        assert_eq!(clock.interval(), 0, "irregular gaps mean unknown");
+    }
 }

@@ -24,6 +24,21 @@ fn client(chain: &TestChain, contract: alloy::primitives::Address) -> ChainClien
     .unwrap()
 }
 
+/// The receipt of `pending`, waiting up to 10 s for it (a loaded machine may need a
+/// moment even with automine).
+async fn mined(
+    tx: &TxSender,
+    pending: &enclave_app::chain::PendingTx,
+) -> alloy::rpc::types::TransactionReceipt {
+    for _ in 0..200 {
+        if let Some(receipt) = tx.receipt(pending).await.unwrap() {
+            return receipt;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{} not mined within 10 s", pending.hash)
+}
+
 async fn sender(chain: &TestChain, client: &ChainClient) -> TxSender {
     let wallet = EthereumWallet::from(chain.keys[1].clone());
     TxSender::new(
@@ -239,7 +254,7 @@ async fn the_nonce_resynchronises_after_an_outside_transaction() {
     };
     let head = c.head().await.unwrap().number;
     let sent = tx.send(commit(1), 100_000, None, head).await.unwrap();
-    assert!(tx.receipt(&sent).await.unwrap().unwrap().status());
+    assert!(mined(&tx, &sent).await.status());
 
     // The same key sends behind the sender's back (a restarted twin, a manual fix):
     // the cached nonce is now stale, the send fails once, and the next one succeeds.
@@ -250,7 +265,7 @@ async fn the_nonce_resynchronises_after_an_outside_transaction() {
     let stale = tx.send(commit(3), 100_000, None, head).await;
     assert!(stale.is_err(), "a stale nonce must be refused");
     let fresh = tx.send(commit(4), 100_000, None, head).await.unwrap();
-    assert!(tx.receipt(&fresh).await.unwrap().unwrap().status());
+    assert!(mined(&tx, &fresh).await.status());
     assert_eq!(
         lottery.getRound().call().await.unwrap().seedCommitment,
         B256::repeat_byte(4)
