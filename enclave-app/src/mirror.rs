@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::{
-    chain::{BlockClock, BlockRef, ChainClient, ChainError, ContractState, Polled},
+    chain::{BlockRef, ChainClient, ChainError, ContractState, Polled},
     store::Store,
 };
 
@@ -163,23 +163,23 @@ impl Mirror {
         Ok(Tick::Advanced { logs: new.len() })
     }
 
-    /// Runs ticks until `shutdown`, paced by the chain: after a new block it waits
-    /// about one block interval before polling again (see [`next_poll`]), so an idle
-    /// chain costs about one request per block whatever the block time. Errors are
-    /// logged and the loop goes on: a node that is down is retried every poll interval.
+    /// Runs ticks every poll interval until `shutdown`. Errors are logged and the loop
+    /// goes on: a node that is down is retried on the next tick.
+    ///
+    /// The poll interval sets the cost: one HTTP request per tick when idle. On chains
+    /// with slow blocks, set it near the block time; pacing polls by the observed
+    /// block interval was tried and removed, because on-demand chains (automine) look
+    /// regular by timestamp and the pacing then delayed events by most of a block.
     pub async fn run(mut self, shutdown: CancellationToken) {
-        let poll = self.settings.poll_interval;
-        let mut clock = BlockClock::default();
-        let mut wait = Duration::ZERO;
+        let mut interval = tokio::time::interval(self.settings.poll_interval);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failing = false;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(wait) => {}
+                _ = interval.tick() => {}
             }
-            let outcome = self.tick().await;
-            wait = poll;
-            match outcome {
+            match self.tick().await {
                 Ok(outcome) => {
                     if failing {
                         info!(target: "mirror", "chain reachable again");
@@ -187,12 +187,6 @@ impl Mirror {
                     }
                     if let Tick::Reorged { from_block } = outcome {
                         warn!(target: "mirror", from_block, "reorg handled");
-                    }
-                    if outcome != Tick::Idle
-                        && let Some(last) = self.last
-                    {
-                        clock.observe(&last.head());
-                        wait = next_poll(poll, clock.interval());
                     }
                 }
                 Err(e) if !failing => {
@@ -318,16 +312,6 @@ impl Mirror {
     }
 }
 
-/// How long to wait after seeing a new block: one block interval less one poll
-/// interval (the block is seen up to a poll interval after it was made), and never
-/// less than the poll interval. With blocks faster than the poll, or an irregular
-/// chain (interval 0), this is simply the poll interval.
-pub fn next_poll(poll: Duration, block_interval_secs: u64) -> Duration {
-    Duration::from_secs(block_interval_secs)
-        .saturating_sub(poll)
-        .max(poll)
-}
-
 /// The activity-feed entry of a contract event, with its round (0 when it has none).
 fn activity_of(event: &Lottery::LotteryEvents) -> Option<(u64, ActivityKind)> {
     use Lottery::LotteryEvents as E;
@@ -426,38 +410,4 @@ fn history_of(
         block_number,
         transaction_hash,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn polling_follows_the_block_interval() {
-        let second = Duration::from_secs(1);
-        assert_eq!(
-            next_poll(second, 1),
-            second,
-            "1 s blocks: poll every second"
-        );
-        assert_eq!(
-            next_poll(second, 0),
-            second,
-            "unknown interval: the poll interval"
-        );
-        assert_eq!(
-            next_poll(second, 12),
-            Duration::from_secs(11),
-            "12 s blocks: wait 11 s, then poll"
-        );
-        assert_eq!(
-            next_poll(Duration::from_millis(250), 2),
-            Duration::from_millis(1750)
-        );
-        assert_eq!(
-            next_poll(Duration::from_secs(5), 2),
-            Duration::from_secs(5),
-            "never below the poll"
-        );
-    }
 }
