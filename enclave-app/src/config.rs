@@ -325,7 +325,8 @@ struct Cli {
     #[arg(long, env = "ENCLAVE_OPERATOR_KEY_FILE", value_name = "PATH")]
     operator_key_file: Option<PathBuf>,
 
-    /// Milliseconds between polls for a new block [50..=60000].
+    /// Milliseconds between polls for a new block [50..=60000]. Each poll is one HTTP
+    /// request while idle; on chains with slow blocks set it near the block time.
     #[arg(long, env = "ENCLAVE_POLL_INTERVAL_MS", value_name = "MS", default_value_t = DEFAULT_POLL_INTERVAL_MS)]
     poll_interval_ms: u64,
 
