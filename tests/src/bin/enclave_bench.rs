@@ -27,20 +27,13 @@ use std::{
 
 use abi::{
     contract::{Lottery, RoundState},
-    state::{ActivityKind, StateChange, StateLimits},
+    state::{ActivityKind, StateChange},
 };
 use alloy::{
-    network::EthereumWallet,
     primitives::{Address, B256, TxHash, U256},
     providers::{DynProvider, Provider, ext::AnvilApi},
     rpc::types::Filter,
     sol_types::SolEvent,
-};
-use enclave_app::{
-    chain::{ChainClient, TxSender},
-    mirror::{Mirror, MirrorSettings},
-    operator::{Operator, OperatorSettings},
-    store::Store,
 };
 use eyre::{WrapErr, bail, eyre};
 use http_body_util::{BodyExt, Full, Limited};
@@ -575,56 +568,6 @@ fn print_load(phase: &str, l: &Load) {
 // 2: event latency
 // ---------------------------------------------------------------------------------
 
-/// The in-process core (mirror + operator), stopped on drop.
-struct Core {
-    store: Store,
-    shutdown: CancellationToken,
-}
-
-impl Drop for Core {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-async fn start_core(chain: &TestChain, contract: Address) -> eyre::Result<Core> {
-    let url = abi::transport::RpcUrl::parse(&chain.endpoint())?;
-    let client = ChainClient::connect_tcp(url, contract)?;
-    let chain_id = chain.chain_id().await;
-    let store = Store::new(contract, chain_id, StateLimits::default());
-    let mut mirror = Mirror::new(
-        client.clone(),
-        store.clone(),
-        MirrorSettings {
-            poll_interval: CORE_POLL,
-            lookback_blocks: 10_000,
-            log_chunk_blocks: 2_000,
-            reconcile_interval: Duration::from_secs(30),
-        },
-    );
-    mirror.start().await?;
-    let sender = TxSender::new(
-        client,
-        EthereumWallet::from(chain.keys[1].clone()),
-        chain.operator(),
-        chain_id,
-    );
-    let operator = Operator::new(
-        store.clone(),
-        sender,
-        chain_id,
-        contract,
-        OperatorSettings {
-            replace_after_blocks: 3,
-            receipt_timeout: Duration::from_secs(60),
-        },
-    );
-    let shutdown = CancellationToken::new();
-    tokio::spawn(mirror.run(shutdown.clone()));
-    tokio::spawn(operator.run(shutdown.clone()));
-    Ok(Core { store, shutdown })
-}
-
 /// Signed milliseconds from `from` to `to`.
 fn signed_ms(from: Instant, to: Instant) -> f64 {
     if to >= from {
@@ -661,7 +604,7 @@ async fn event_latency(plan: Plan) -> eyre::Result<Latency> {
     let chain = TestChain::start().await;
     let lottery = chain.deploy_with_operator(500).await;
     max_betting_duration(&chain, &lottery).await?;
-    let core = start_core(&chain, *lottery.address()).await?;
+    let core = tests::core::start(&chain, *lottery.address(), 1, CORE_POLL).await;
     let store = core.store.clone();
     tests::eventually(15, "round 1's commitment", || {
         store.round().filter(|r| r.seed_commitment.is_some())
@@ -672,7 +615,7 @@ async fn event_latency(plan: Plan) -> eyre::Result<Latency> {
     // instant does not depend on when the main loop looks.
     let (_, mut events) = store.subscribe();
     let (tx, mut delivered) = tokio::sync::mpsc::unbounded_channel::<(TxHash, Instant)>();
-    let stop = core.shutdown.clone();
+    let stop = core.shutdown();
     tokio::spawn(async move {
         use tokio::sync::broadcast::error::RecvError;
         loop {

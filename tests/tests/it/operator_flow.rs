@@ -7,89 +7,21 @@ use std::time::Duration;
 
 use abi::{
     contract::RoundState,
-    state::OperatorStatus,
-    state::{ActivityKind, Settlement},
+    state::{ActivityKind, OperatorStatus, Settlement},
 };
 use alloy::{
-    network::EthereumWallet,
     primitives::{Address, U256},
     providers::{Provider, ext::AnvilApi},
 };
-use enclave_app::{
-    chain::{ChainClient, TxSender},
-    mirror::{Mirror, MirrorSettings},
-    operator::{Operator, OperatorSettings},
-    store::Store,
+use tests::{
+    TestChain,
+    core::{self, Core},
+    eventually, milli, ok, sent_by,
 };
-use tests::{TestChain, eventually, milli, ok, sent_by};
-use tokio_util::sync::CancellationToken;
 
-struct Core {
-    store: Store,
-    shutdown: CancellationToken,
-}
-
-impl Drop for Core {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
+/// The core with the operator's key, polling every 100 ms.
 async fn start_core(chain: &TestChain, contract: Address) -> Core {
-    start_core_as(chain, contract, 1).await
-}
-
-/// A fresh store filled by a mirror's start (back-fill and views), without running.
-async fn rebuilt(chain: &TestChain, contract: Address) -> abi::state::Snapshot {
-    let url = abi::transport::RpcUrl::parse(&chain.endpoint()).unwrap();
-    let client = ChainClient::connect_tcp(url, contract).unwrap();
-    let store = Store::new(
-        contract,
-        chain.chain_id().await,
-        abi::state::StateLimits::default(),
-    );
-    let mut mirror = Mirror::new(client, store.clone(), settings());
-    mirror.start().await.unwrap();
-    store.snapshot()
-}
-
-fn settings() -> MirrorSettings {
-    MirrorSettings {
-        poll_interval: Duration::from_millis(100),
-        lookback_blocks: 10_000,
-        log_chunk_blocks: 2_000,
-        reconcile_interval: Duration::from_secs(30),
-    }
-}
-
-/// The core with anvil account `key` as its operator key.
-async fn start_core_as(chain: &TestChain, contract: Address, key: usize) -> Core {
-    let url = abi::transport::RpcUrl::parse(&chain.endpoint()).unwrap();
-    let client = ChainClient::connect_tcp(url, contract).unwrap();
-    let chain_id = chain.chain_id().await;
-    let store = Store::new(contract, chain_id, abi::state::StateLimits::default());
-    let mut mirror = Mirror::new(client.clone(), store.clone(), settings());
-    mirror.start().await.unwrap();
-    let sender = TxSender::new(
-        client,
-        EthereumWallet::from(chain.keys[key].clone()),
-        chain.accounts[key],
-        chain_id,
-    );
-    let operator = Operator::new(
-        store.clone(),
-        sender,
-        chain_id,
-        contract,
-        OperatorSettings {
-            replace_after_blocks: 3,
-            receipt_timeout: Duration::from_secs(60),
-        },
-    );
-    let shutdown = CancellationToken::new();
-    tokio::spawn(mirror.run(shutdown.clone()));
-    tokio::spawn(operator.run(shutdown.clone()));
-    Core { store, shutdown }
+    core::start(chain, contract, 1, Duration::from_millis(100)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -270,7 +202,7 @@ async fn a_restarted_mirror_rebuilds_the_same_state() {
     drop(core);
 
     let live = store.snapshot();
-    let fresh = rebuilt(&chain, *lottery.address()).await;
+    let fresh = core::rebuilt(&chain, *lottery.address()).await;
     assert_eq!(fresh.config, live.config);
     assert_eq!(fresh.round, live.round);
     assert_eq!(fresh.participants, live.participants);
@@ -285,7 +217,7 @@ async fn a_restarted_mirror_rebuilds_the_same_state() {
 async fn a_key_that_is_not_the_operator_runs_read_only() {
     let chain = TestChain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
-    let core = start_core_as(&chain, *lottery.address(), 5).await;
+    let core = core::start(&chain, *lottery.address(), 5, Duration::from_millis(100)).await;
     let store = core.store.clone();
     let status = eventually(10, "a read-only status", || match store.operator() {
         s @ OperatorStatus::ReadOnly { .. } => Some(s),
@@ -362,7 +294,7 @@ async fn a_reorg_that_drops_bets_is_undone_in_the_store() {
     }
     assert!(told, "subscribers must hear of the reorg");
     // The rebuilt state agrees.
-    let fresh = rebuilt(&chain, *lottery.address()).await;
+    let fresh = core::rebuilt(&chain, *lottery.address()).await;
     assert_eq!(fresh.activities, store.snapshot().activities);
     assert_eq!(fresh.round, store.round());
 }
@@ -421,7 +353,7 @@ async fn the_core_recovers_from_a_node_outage_without_missing_or_repeating_anyth
     .await;
 
     // Nothing missed: the mirror's feed equals one rebuilt from the chain afterwards.
-    let fresh = rebuilt(&chain, *lottery.address()).await;
+    let fresh = core::rebuilt(&chain, *lottery.address()).await;
     assert_eq!(fresh.activities, store.snapshot().activities);
     assert_eq!(fresh.history, store.snapshot().history);
     // Nothing repeated: commit, draw, commit; none reverted.
