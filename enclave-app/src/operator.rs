@@ -149,11 +149,61 @@ pub fn decide(
 /// reports the stuck transaction rather than bidding without limit.
 const MAX_REPLACEMENTS: u32 = 8;
 
+/// What a transaction does; it names the transaction in logs and sets the status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Commit,
+    Draw,
+    /// `refundRound`, with the sentence saying why.
+    Refund(&'static str),
+    /// `refundExpiredRound` on a started round that never had bets.
+    CloseExpired,
+}
+
+impl Action {
+    const fn name(self) -> &'static str {
+        match self {
+            Self::Commit => "commit",
+            Self::Draw => "draw",
+            Self::Refund(_) => "refund",
+            Self::CloseExpired => "close-expired",
+        }
+    }
+
+    /// The status while this action's transaction is in flight.
+    fn status(
+        self,
+        round_id: u64,
+        transaction_hash: Option<alloy::primitives::TxHash>,
+    ) -> OperatorStatus {
+        match self {
+            Self::Commit => OperatorStatus::Committing {
+                round_id,
+                transaction_hash,
+            },
+            Self::Draw => OperatorStatus::Drawing {
+                round_id,
+                transaction_hash,
+            },
+            Self::Refund(reason) => OperatorStatus::Refunding {
+                round_id,
+                reason: reason.to_owned(),
+                transaction_hash,
+            },
+            Self::CloseExpired => OperatorStatus::Refunding {
+                round_id,
+                reason: "the round started without bets and its draw window closed".to_owned(),
+                transaction_hash,
+            },
+        }
+    }
+}
+
 /// A transaction in flight and what it is for.
 #[derive(Debug)]
 struct InFlight {
     round_id: u64,
-    action: &'static str,
+    action: Action,
     pending: PendingTx,
     sent: std::time::Instant,
     replacements: u32,
@@ -290,7 +340,7 @@ impl Operator {
                 .abi_encode();
                 self.seeds.insert(round_id, seed);
                 self.seeds.retain(|r, _| *r >= round_id);
-                self.send(round_id, "commit", input, COMMIT_GAS, None, &head)
+                self.send(round_id, Action::Commit, input, COMMIT_GAS, None, &head)
                     .await?;
             }
             Decision::Draw { round_id, at_time } => {
@@ -301,19 +351,40 @@ impl Operator {
                     seed: seed.reveal(),
                 }
                 .abi_encode();
-                self.send(round_id, "draw", input, DRAW_GAS, Some(at_time), &head)
-                    .await?;
+                self.send(
+                    round_id,
+                    Action::Draw,
+                    input,
+                    DRAW_GAS,
+                    Some(at_time),
+                    &head,
+                )
+                .await?;
             }
             Decision::Refund { round_id, reason } => {
                 info!(target: "operator", round_id, reason, "refunding");
                 let input = Lottery::refundRoundCall {}.abi_encode();
-                self.send(round_id, "refund", input, REFUND_GAS, None, &head)
-                    .await?;
+                self.send(
+                    round_id,
+                    Action::Refund(reason),
+                    input,
+                    REFUND_GAS,
+                    None,
+                    &head,
+                )
+                .await?;
             }
             Decision::CloseExpired { round_id } => {
                 let input = Lottery::refundExpiredRoundCall {}.abi_encode();
-                self.send(round_id, "close-expired", input, REFUND_GAS, None, &head)
-                    .await?;
+                self.send(
+                    round_id,
+                    Action::CloseExpired,
+                    input,
+                    REFUND_GAS,
+                    None,
+                    &head,
+                )
+                .await?;
             }
         }
         Ok(())
@@ -337,7 +408,7 @@ impl Operator {
     async fn send(
         &mut self,
         round_id: u64,
-        action: &'static str,
+        action: Action,
         input: Vec<u8>,
         gas: u64,
         at_time: Option<u64>,
@@ -349,9 +420,9 @@ impl Operator {
             .await
         {
             Ok(pending) => {
-                info!(target: "operator", round_id, action, tx = %pending.hash, nonce = pending.nonce, "sent");
+                info!(target: "operator", round_id, action = action.name(), tx = %pending.hash, nonce = pending.nonce, "sent");
                 self.store
-                    .set_operator(status_for(action, round_id, Some(pending.hash)));
+                    .set_operator(action.status(round_id, Some(pending.hash)));
                 self.in_flight = Some(InFlight {
                     round_id,
                     action,
@@ -364,7 +435,7 @@ impl Operator {
             // The simulation says the contract would reject it: the mirror is behind
             // or the window is not open yet; the next head decides again.
             Err(ChainError::Revert(reason)) => {
-                warn!(target: "operator", round_id, action, %reason, "not sent: the contract would reject it");
+                warn!(target: "operator", round_id, action = action.name(), %reason, "not sent: the contract would reject it");
                 Ok(())
             }
             Err(e) => Err(e),
@@ -378,9 +449,9 @@ impl Operator {
         };
         if let Some(receipt) = self.sender.receipt(&flight.pending).await? {
             if receipt.status() {
-                info!(target: "operator", round_id = flight.round_id, action = flight.action, tx = %receipt.transaction_hash, block = ?receipt.block_number, "mined");
+                info!(target: "operator", round_id = flight.round_id, action = flight.action.name(), tx = %receipt.transaction_hash, block = ?receipt.block_number, "mined");
             } else {
-                error!(target: "operator", round_id = flight.round_id, action = flight.action, tx = %receipt.transaction_hash, "REVERTED on chain: this is a bug");
+                error!(target: "operator", round_id = flight.round_id, action = flight.action.name(), tx = %receipt.transaction_hash, "REVERTED on chain: this is a bug");
                 self.sender.resync_nonce();
             }
             self.in_flight = None;
@@ -396,7 +467,7 @@ impl Operator {
         if flight.sent.elapsed() > self.settings.receipt_timeout {
             let reason = format!(
                 "{} transaction {} for round {} not mined after {} s",
-                flight.action,
+                flight.action.name(),
                 flight.pending.hash,
                 flight.round_id,
                 flight.sent.elapsed().as_secs()
@@ -414,28 +485,6 @@ impl Operator {
             }
         }
         Ok(true)
-    }
-}
-
-fn status_for(
-    action: &str,
-    round_id: u64,
-    transaction_hash: Option<alloy::primitives::TxHash>,
-) -> OperatorStatus {
-    match action {
-        "commit" => OperatorStatus::Committing {
-            round_id,
-            transaction_hash,
-        },
-        "draw" => OperatorStatus::Drawing {
-            round_id,
-            transaction_hash,
-        },
-        _ => OperatorStatus::Refunding {
-            round_id,
-            reason: action.to_owned(),
-            transaction_hash,
-        },
     }
 }
 
@@ -544,6 +593,32 @@ mod tests {
             Decision::Draw {
                 round_id: 4,
                 at_time: 1360
+            }
+        );
+    }
+
+    #[test]
+    fn a_refund_status_says_why() {
+        let Decision::Refund { reason, .. } =
+            decide(&round(RoundState::Betting, 5), &at(1001), false, 1)
+        else {
+            panic!("must refund")
+        };
+        let OperatorStatus::Refunding {
+            round_id,
+            reason: shown,
+            transaction_hash,
+        } = Action::Refund(reason).status(4, None)
+        else {
+            panic!("must be refunding")
+        };
+        assert_eq!((round_id, transaction_hash), (4, None));
+        assert!(shown.contains("seed of this round was lost"), "{shown}");
+        assert_eq!(
+            Action::Draw.status(4, None),
+            OperatorStatus::Drawing {
+                round_id: 4,
+                transaction_hash: None
             }
         );
     }
