@@ -3,6 +3,9 @@
 //! - [`contract`]: the `Lottery` contract's alloy bindings, generated from the committed
 //!   compiler artifact (`artifacts/Lottery.json`), plus its typed round states and
 //!   human-readable revert reasons.
+//! - [`control`]: the control channel's messages and length-prefixed CBOR framing.
+//! - [`endpoint`]: `tcp://` and `vsock://` endpoints with listen and connect, and the
+//!   stream type everything above the socket is generic over.
 //! - [`draw`]: the fair-randomness rules shared with the contract: seed commitments and
 //!   the stake-weighted winner, recomputable by anyone from a revealed seed.
 //! - [`keys`]: reading hex private keys (strings and key files) without ever echoing
@@ -18,7 +21,9 @@
 //! The `lottery` admin binary lives here behind the default `cli` feature.
 
 pub mod contract;
+pub mod control;
 pub mod draw;
+pub mod endpoint;
 pub mod keys;
 pub mod state;
 pub mod transport;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     contract::RefundReason,
-    views::{ConfigView, ParticipantView, RoundView, checksummed, wei},
+    views::{ConfigView, ParticipantView, RoundView, checksummed, hash, wei},
 };
 
 /// The latest block the mirror has processed.
@@ -21,6 +21,7 @@ pub struct ChainHead {
     /// Block number.
     pub number: u64,
     /// Block hash.
+    #[serde(with = "hash")]
     pub hash: B256,
     /// Block timestamp (chain time, seconds).
     pub timestamp: u64,
@@ -46,6 +47,7 @@ pub enum Settlement {
         #[serde(with = "wei")]
         commission: U256,
         /// The revealed seed: anyone can recompute the winner from it.
+        #[serde(with = "hash")]
         seed: B256,
     },
     /// Every stake was returned (withdrawable).
@@ -74,6 +76,7 @@ pub struct HistoryEntry {
     /// The settling block.
     pub block_number: u64,
     /// The settling transaction.
+    #[serde(with = "hash")]
     pub transaction_hash: TxHash,
 }
 
@@ -152,6 +155,7 @@ pub struct Activity {
     /// Its block.
     pub block_number: u64,
     /// Its transaction.
+    #[serde(with = "hash")]
     pub transaction_hash: TxHash,
     /// Its position in the block, for ordering and de-duplication.
     pub log_index: u64,
@@ -185,6 +189,7 @@ pub enum OperatorStatus {
         /// The round.
         round_id: u64,
         /// The transaction, once sent.
+        #[serde(with = "hash::option")]
         transaction_hash: Option<TxHash>,
     },
     /// Betting is open or the draw window has not opened yet.
@@ -199,6 +204,7 @@ pub enum OperatorStatus {
         /// The round.
         round_id: u64,
         /// The transaction, once sent.
+        #[serde(with = "hash::option")]
         transaction_hash: Option<TxHash>,
     },
     /// Refunding the round.
@@ -208,6 +214,7 @@ pub enum OperatorStatus {
         /// Why, in a sentence (for example: the seed was lost in a restart).
         reason: String,
         /// The transaction, once sent.
+        #[serde(with = "hash::option")]
         transaction_hash: Option<TxHash>,
     },
     /// Something failed; the operator keeps retrying while that can still help.
@@ -302,7 +309,8 @@ pub const DEFAULT_HISTORY_LIMIT: usize = 50;
 pub const DEFAULT_ACTIVITY_LIMIT: usize = 500;
 
 /// How many entries the bounded lists keep (the oldest are dropped first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StateLimits {
     /// Settled rounds in [`Snapshot::history`].
     pub history: usize,

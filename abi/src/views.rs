@@ -40,9 +40,11 @@ pub mod checksummed {
         s.collect_str(&addr.to_checksum(None))
     }
 
-    /// Parses a hex address (any case).
+    /// Parses a hex address (any case) from a string, in every format (alloy's own
+    /// deserializer expects raw bytes in binary formats such as CBOR).
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Address, D::Error> {
-        Address::deserialize(d)
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 
     /// The same for `Option<Address>` (`null` when absent).
@@ -60,7 +62,50 @@ pub mod checksummed {
 
         /// Parses a hex address (any case) or `null`.
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Address>, D::Error> {
-            Option::<Address>::deserialize(d)
+            Option::<std::borrow::Cow<'de, str>>::deserialize(d)?
+                .map(|text| text.parse().map_err(serde::de::Error::custom))
+                .transpose()
+        }
+    }
+}
+
+/// Serde for hashes (block and transaction hashes, seeds) as `0x`-prefixed hex
+/// strings in every format. alloy's own serde switches to raw bytes in binary formats,
+/// and serde's flattening loses track of which one applies, so a snapshot would not
+/// survive a CBOR round trip; one text form everywhere avoids that.
+pub mod hash {
+    use alloy::primitives::B256;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serializes `value` as `0x` and 64 hex digits.
+    pub fn serialize<S: Serializer>(value: &B256, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&alloy::hex::encode_prefixed(value))
+    }
+
+    /// Parses `0x` and 64 hex digits.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<B256, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+
+    /// The same for `Option<B256>` (`null` when absent).
+    pub mod option {
+        use alloy::primitives::B256;
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Serializes `value` as hex, or `null`.
+        pub fn serialize<S: Serializer>(value: &Option<B256>, s: S) -> Result<S::Ok, S::Error> {
+            match value {
+                Some(v) => super::serialize(v, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        /// Parses hex or `null`.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<B256>, D::Error> {
+            Option::<std::borrow::Cow<'de, str>>::deserialize(d)?
+                .map(|text| text.parse().map_err(serde::de::Error::custom))
+                .transpose()
         }
     }
 }
@@ -107,8 +152,10 @@ pub struct RoundView {
     #[serde(with = "wei")]
     pub commission: U256,
     /// The operator's seed commitment, once made.
+    #[serde(with = "hash::option")]
     pub seed_commitment: Option<B256>,
     /// The seed revealed by the draw.
+    #[serde(with = "hash::option")]
     pub revealed_seed: Option<B256>,
 }
 

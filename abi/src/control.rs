@@ -1,0 +1,600 @@
+//! The control channel between enclave-app (server, inside the enclave) and
+//! host-proxy (client, on the parent): its messages and their framing, defined once.
+//!
+//! A frame is a big-endian `u32` length followed by that many bytes of CBOR (one
+//! message). Frames over [`MAX_FRAME_BYTES`] are refused from the length prefix alone,
+//! before anything is buffered. Both sides send a `Hello` with [`PROTOCOL_VERSION`]
+//! first and close on a mismatch. Then the enclave sends a [`Snapshot`] followed by
+//! sequence-numbered [`StateEvent`]s; the host folds them with
+//! [`crate::state::apply`] and asks for a new snapshot ([`HostMessage::Resync`]) when
+//! it sees a gap. Both sides send heartbeats and drop a peer that stays silent for
+//! [`PEER_TIMEOUT`]. Requests (attestation, sealed key injection) carry an id that the
+//! response echoes.
+//!
+//! Anything malformed (bad CBOR, an unknown message, an oversized length, a frame cut
+//! short) is a [`FrameError`]; the receiver closes that connection and logs why.
+
+use std::{marker::PhantomData, time::Duration};
+
+use alloy::primitives::Address;
+use bytes::{Bytes, BytesMut};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_bytes::ByteBuf;
+use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
+
+use crate::state::{Snapshot, StateEvent, StateLimits};
+
+/// The protocol spoken; bumped on any incompatible change to the messages below.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest frame either side accepts. The biggest message is a snapshot: 1,000
+/// participants, 1,000 history entries and 10,000 activities (the configurable maxima)
+/// come to about 2.5 MB of CBOR, so 8 MiB leaves room without letting a peer make us
+/// buffer much more.
+pub const MAX_FRAME_BYTES: usize = 8 * 1024 * 1024;
+
+/// Between heartbeats. Short enough that a dead peer is noticed within seconds,
+/// long enough to cost nothing (one tiny frame).
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// A peer silent for this long (three missed heartbeats) is dropped.
+pub const PEER_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long a new connection may take to send its `Hello`.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Attestation nonces: at least one byte, at most 64 (the document's nonce field
+/// allows 512; 64 is ample for any freshness scheme and keeps requests small).
+pub const NONCE_BYTES: std::ops::RangeInclusive<usize> = 1..=64;
+
+/// Largest sealed operator key accepted: an HPKE encapsulated key plus a 32-byte
+/// secret and its tag are well under 1 KiB; 4 KiB leaves room for framing changes.
+pub const MAX_SEALED_KEY_BYTES: usize = 4096;
+
+/// What enclave-app sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnclaveMessage {
+    /// First message on every connection.
+    Hello(EnclaveHello),
+    /// The whole state; sent after `Hello`, after a `Resync` request, and whenever
+    /// the enclave dropped events for this connection.
+    Snapshot(Snapshot),
+    /// One change, numbered one past the previous event or snapshot.
+    Event(StateEvent),
+    /// Sent every [`HEARTBEAT_INTERVAL`], with the sequence number of the latest
+    /// event, so an idle host still notices events it missed.
+    Heartbeat {
+        /// The latest event's sequence number.
+        seq: u64,
+    },
+    /// The answer to [`HostMessage::Request`] with the same `id`.
+    Response {
+        /// The request's id.
+        id: u64,
+        /// What happened.
+        result: Result<Response, RequestError>,
+    },
+}
+
+/// enclave-app's greeting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnclaveHello {
+    /// [`PROTOCOL_VERSION`] of the sender.
+    pub protocol_version: u32,
+    /// enclave-app's version (its `Cargo.toml` version).
+    pub app_version: String,
+    /// The bounds of the history and activity lists, which a subscriber needs to fold
+    /// events into the same lists.
+    pub limits: StateLimits,
+}
+
+/// What host-proxy sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostMessage {
+    /// First message on every connection.
+    Hello {
+        /// [`PROTOCOL_VERSION`] of the sender.
+        protocol_version: u32,
+    },
+    /// The host saw a gap: send a fresh snapshot.
+    Resync,
+    /// Sent every [`HEARTBEAT_INTERVAL`].
+    Heartbeat,
+    /// A request relayed from the web API.
+    Request {
+        /// Chosen by the host; echoed in the response.
+        id: u64,
+        /// What is asked.
+        request: Request,
+    },
+}
+
+/// Requests the host relays to the enclave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Request {
+    /// A fresh attestation document binding `nonce`.
+    Attestation {
+        /// The caller's nonce, [`NONCE_BYTES`] long.
+        nonce: ByteBuf,
+    },
+    /// An operator key sealed to the enclave's public key (the host cannot read it).
+    InjectKey {
+        /// The sealed key, at most [`MAX_SEALED_KEY_BYTES`].
+        sealed: ByteBuf,
+    },
+}
+
+impl Request {
+    /// Checks sizes before the request is relayed or acted on.
+    ///
+    /// # Errors
+    /// A [`RequestError`] of kind [`RequestErrorKind::Invalid`] saying what is wrong.
+    pub fn validate(&self) -> Result<(), RequestError> {
+        match self {
+            Self::Attestation { nonce } if !NONCE_BYTES.contains(&nonce.len()) => {
+                Err(RequestError::invalid(format!(
+                    "the nonce must be {} to {} bytes, not {}",
+                    NONCE_BYTES.start(),
+                    NONCE_BYTES.end(),
+                    nonce.len()
+                )))
+            }
+            Self::InjectKey { sealed } if sealed.is_empty() => {
+                Err(RequestError::invalid("the sealed key is empty"))
+            }
+            Self::InjectKey { sealed } if sealed.len() > MAX_SEALED_KEY_BYTES => {
+                Err(RequestError::invalid(format!(
+                    "the sealed key is {} bytes; at most {MAX_SEALED_KEY_BYTES} are accepted",
+                    sealed.len()
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A short name for logs and metrics.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Attestation { .. } => "attestation",
+            Self::InjectKey { .. } => "inject_key",
+        }
+    }
+}
+
+/// Successful answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Response {
+    /// The attestation document (COSE_Sign1 bytes).
+    Attestation {
+        /// The document.
+        document: ByteBuf,
+    },
+    /// The sealed key was accepted; the operator now signs with it.
+    KeyInjected {
+        /// The key's address.
+        #[serde(with = "crate::views::checksummed")]
+        operator: Address,
+    },
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct RequestError {
+    /// The class of failure, which the web API maps to a status code.
+    pub kind: RequestErrorKind,
+    /// A sentence for the caller; never holds key material.
+    pub message: String,
+}
+
+impl RequestError {
+    /// A request that is malformed.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self {
+            kind: RequestErrorKind::Invalid,
+            message: message.into(),
+        }
+    }
+
+    /// A well-formed request the enclave will not carry out.
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self {
+            kind: RequestErrorKind::Refused,
+            message: message.into(),
+        }
+    }
+
+    /// A request this build cannot serve.
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Self {
+            kind: RequestErrorKind::Unsupported,
+            message: message.into(),
+        }
+    }
+
+    /// A failure inside the enclave.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self {
+            kind: RequestErrorKind::Internal,
+            message: message.into(),
+        }
+    }
+}
+
+/// Classes of request failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestErrorKind {
+    /// Malformed input (HTTP 400).
+    Invalid,
+    /// Refused by policy, such as a second key injection (HTTP 409).
+    Refused,
+    /// Not available in this build or mode (HTTP 501).
+    Unsupported,
+    /// The enclave failed (HTTP 500).
+    Internal,
+}
+
+impl std::fmt::Display for RequestErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Invalid => "invalid request",
+            Self::Refused => "refused",
+            Self::Unsupported => "unsupported",
+            Self::Internal => "internal error",
+        })
+    }
+}
+
+/// Why a frame could not be read or written. Every variant but `Io` means the peer
+/// sent something malformed: the connection is closed.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The socket failed.
+    #[error("connection error: {0}")]
+    Io(#[source] std::io::Error),
+    /// The length prefix announced more than [`MAX_FRAME_BYTES`].
+    #[error("frame larger than the {MAX_FRAME_BYTES}-byte limit")]
+    TooLarge,
+    /// The connection ended in the middle of a frame.
+    #[error("connection closed in the middle of a frame")]
+    Truncated,
+    /// The payload is not a CBOR message of the expected kind.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    /// A message could not be encoded (a bug, not bad input).
+    #[error("cannot encode a message: {0}")]
+    Encode(String),
+}
+
+impl From<std::io::Error> for FrameError {
+    fn from(e: std::io::Error) -> Self {
+        // `LengthDelimitedCodec` reports an oversized prefix as `InvalidData`.
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            Self::TooLarge
+        } else {
+            Self::Io(e)
+        }
+    }
+}
+
+/// A tokio codec that reads `In` and writes `Out` as length-prefixed CBOR frames.
+/// Use with `tokio_util::codec::Framed`.
+#[derive(Debug)]
+pub struct FrameCodec<In, Out> {
+    frames: LengthDelimitedCodec,
+    /// Whether the length prefix of a frame not yet complete has been consumed
+    /// (`LengthDelimitedCodec` keeps that to itself), so that end of input there is
+    /// reported as a cut-off frame.
+    in_frame: bool,
+    _types: PhantomData<fn(Out) -> In>,
+}
+
+/// The enclave's side: reads [`HostMessage`], writes [`EnclaveMessage`].
+pub type EnclaveCodec = FrameCodec<HostMessage, EnclaveMessage>;
+
+/// The host's side: reads [`EnclaveMessage`], writes [`HostMessage`].
+pub type HostCodec = FrameCodec<EnclaveMessage, HostMessage>;
+
+impl<In, Out> Default for FrameCodec<In, Out> {
+    fn default() -> Self {
+        Self {
+            frames: LengthDelimitedCodec::builder()
+                .length_field_length(4)
+                .big_endian()
+                .max_frame_length(MAX_FRAME_BYTES)
+                .new_codec(),
+            in_frame: false,
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<In: DeserializeOwned, Out> Decoder for FrameCodec<In, Out> {
+    type Item = In;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<In>, FrameError> {
+        let before = src.len();
+        match self.frames.decode(src)? {
+            Some(frame) => {
+                self.in_frame = false;
+                decode_message(&frame).map(Some)
+            }
+            None => {
+                self.in_frame |= src.len() < before;
+                Ok(None)
+            }
+        }
+    }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<In>, FrameError> {
+        match self.decode(src)? {
+            Some(message) => Ok(Some(message)),
+            None if src.is_empty() && !self.in_frame => Ok(None),
+            None => Err(FrameError::Truncated),
+        }
+    }
+}
+
+impl<In, Out: Serialize> Encoder<Out> for FrameCodec<In, Out> {
+    type Error = FrameError;
+
+    fn encode(&mut self, message: Out, dst: &mut BytesMut) -> Result<(), FrameError> {
+        let mut payload = Vec::new();
+        ciborium::into_writer(&message, &mut payload)
+            .map_err(|e| FrameError::Encode(e.to_string()))?;
+        if payload.len() > MAX_FRAME_BYTES {
+            return Err(FrameError::Encode(format!(
+                "a {}-byte message exceeds the {MAX_FRAME_BYTES}-byte frame limit",
+                payload.len()
+            )));
+        }
+        self.frames.encode(Bytes::from(payload), dst)?;
+        Ok(())
+    }
+}
+
+/// Decodes one frame's payload.
+fn decode_message<T: DeserializeOwned>(payload: &[u8]) -> Result<T, FrameError> {
+    ciborium::from_reader(payload).map_err(|e| FrameError::Malformed(e.to_string()))
+}
+
+/// Decodes every whole frame in `bytes` as messages of type `T`, as a receiver would:
+/// the entry point of the frame fuzz target and the malformed-input tests. Stops at
+/// the first error.
+///
+/// # Errors
+/// The first [`FrameError`] met, including [`FrameError::Truncated`] when the input
+/// ends inside a frame.
+pub fn decode_stream<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, FrameError> {
+    let mut codec = FrameCodec::<T, ()>::default();
+    let mut buffer = BytesMut::from(bytes);
+    let mut out = Vec::new();
+    while let Some(message) = codec.decode_eof(&mut buffer)? {
+        out.push(message);
+    }
+    Ok(out)
+}
+
+/// Encodes `message` as one frame (length prefix included).
+///
+/// # Errors
+/// [`FrameError::Encode`] when the message is too large.
+pub fn encode_frame<T: Serialize>(message: T) -> Result<Vec<u8>, FrameError> {
+    let mut codec = FrameCodec::<(), T>::default();
+    let mut buffer = BytesMut::new();
+    codec.encode(message, &mut buffer)?;
+    Ok(buffer.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::primitives::{B256, U256, address};
+
+    use super::*;
+    use crate::{
+        contract::RefundReason,
+        state::{ChainHead, HistoryEntry, OperatorStatus, Settlement, StateChange},
+        views::ParticipantView,
+    };
+
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            seq: 7,
+            contract: address!("5FbDB2315678afecb367f032d93F642f64180aa3"),
+            chain_id: 31337,
+            head: Some(ChainHead {
+                number: 12,
+                hash: B256::repeat_byte(0xab),
+                timestamp: 1_700_000_000,
+            }),
+            config: None,
+            round: None,
+            participants: vec![ParticipantView {
+                address: address!("70997970C51812dc3A010C7d01b50e0d17dc79C8"),
+                amount: U256::from(10u64).pow(U256::from(18u64)),
+                win_chance: 0.25,
+            }],
+            history: vec![
+                HistoryEntry {
+                    round_id: 2,
+                    total_pot: U256::from(5u64),
+                    participant_count: 1,
+                    settlement: Settlement::Refunded {
+                        reason: RefundReason::NotEnoughParticipants,
+                    },
+                    settled_at: 1_700_000_000,
+                    block_number: 11,
+                    transaction_hash: B256::repeat_byte(1),
+                },
+                HistoryEntry {
+                    round_id: 1,
+                    total_pot: U256::from(9u64),
+                    participant_count: 2,
+                    settlement: Settlement::Completed {
+                        winner: address!("70997970C51812dc3A010C7d01b50e0d17dc79C8"),
+                        prize: U256::from(8u64),
+                        commission: U256::from(1u64),
+                        seed: B256::repeat_byte(9),
+                    },
+                    settled_at: 1_699_999_000,
+                    block_number: 5,
+                    transaction_hash: B256::repeat_byte(2),
+                },
+            ],
+            activities: vec![],
+            operator: OperatorStatus::Drawing {
+                round_id: 3,
+                transaction_hash: Some(B256::repeat_byte(3)),
+            },
+        }
+    }
+
+    fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug + Clone>(
+        message: T,
+    ) {
+        let frame = encode_frame(message.clone()).unwrap();
+        let length = u32::from_be_bytes(frame[..4].try_into().unwrap()) as usize;
+        assert_eq!(length, frame.len() - 4);
+        assert_eq!(decode_stream::<T>(&frame).unwrap(), vec![message]);
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        round_trip(EnclaveMessage::Hello(EnclaveHello {
+            protocol_version: PROTOCOL_VERSION,
+            app_version: "0.1.0".into(),
+            limits: StateLimits::default(),
+        }));
+        round_trip(EnclaveMessage::Snapshot(snapshot()));
+        round_trip(EnclaveMessage::Event(StateEvent {
+            seq: 8,
+            change: StateChange::OperatorUpdate(OperatorStatus::Idle),
+        }));
+        round_trip(EnclaveMessage::Event(StateEvent {
+            seq: 9,
+            change: StateChange::Reorged { from_block: 4 },
+        }));
+        round_trip(EnclaveMessage::Heartbeat { seq: 9 });
+        round_trip(EnclaveMessage::Response {
+            id: 3,
+            result: Ok(Response::Attestation {
+                document: ByteBuf::from(vec![1, 2, 3]),
+            }),
+        });
+        round_trip(EnclaveMessage::Response {
+            id: 4,
+            result: Err(RequestError::refused("a key was already injected")),
+        });
+        round_trip(HostMessage::Hello {
+            protocol_version: PROTOCOL_VERSION,
+        });
+        round_trip(HostMessage::Resync);
+        round_trip(HostMessage::Heartbeat);
+        round_trip(HostMessage::Request {
+            id: 1,
+            request: Request::InjectKey {
+                sealed: ByteBuf::from(vec![0; 100]),
+            },
+        });
+    }
+
+    #[test]
+    fn byte_fields_are_cbor_byte_strings() {
+        // 64 bytes of nonce should cost ~64 bytes, not an array of 64 integers.
+        let frame = encode_frame(HostMessage::Request {
+            id: 1,
+            request: Request::Attestation {
+                nonce: ByteBuf::from(vec![0xff; 64]),
+            },
+        })
+        .unwrap();
+        // As integers, 64 bytes of 0xff would take 128 bytes on their own.
+        assert!(frame.len() < 120, "{} bytes", frame.len());
+    }
+
+    #[test]
+    fn several_frames_in_one_buffer_decode_in_order() {
+        let mut bytes = encode_frame(HostMessage::Heartbeat).unwrap();
+        bytes.extend(encode_frame(HostMessage::Resync).unwrap());
+        assert_eq!(
+            decode_stream::<HostMessage>(&bytes).unwrap(),
+            vec![HostMessage::Heartbeat, HostMessage::Resync]
+        );
+    }
+
+    #[test]
+    fn oversized_prefix_is_refused_before_buffering() {
+        let mut bytes = u32::try_from(MAX_FRAME_BYTES + 1)
+            .unwrap()
+            .to_be_bytes()
+            .to_vec();
+        bytes.extend([0; 16]);
+        assert!(matches!(
+            decode_stream::<HostMessage>(&bytes),
+            Err(FrameError::TooLarge)
+        ));
+        let huge = u32::MAX.to_be_bytes();
+        assert!(matches!(
+            decode_stream::<HostMessage>(&huge),
+            Err(FrameError::TooLarge)
+        ));
+    }
+
+    #[test]
+    fn truncated_frames_are_reported() {
+        let frame = encode_frame(HostMessage::Heartbeat).unwrap();
+        for cut in 1..frame.len() {
+            let err = decode_stream::<HostMessage>(&frame[..cut]).unwrap_err();
+            assert!(matches!(err, FrameError::Truncated), "{cut}: {err}");
+        }
+        assert!(decode_stream::<HostMessage>(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn garbage_and_wrong_messages_are_malformed() {
+        for payload in [vec![0xff, 0x00, 0x13], b"not cbor at all".to_vec(), vec![]] {
+            let mut frame = u32::try_from(payload.len()).unwrap().to_be_bytes().to_vec();
+            frame.extend(&payload);
+            let err = decode_stream::<HostMessage>(&frame).unwrap_err();
+            assert!(matches!(err, FrameError::Malformed(_)), "{err}");
+        }
+        // A valid enclave message is not a host message.
+        let frame = encode_frame(EnclaveMessage::Snapshot(snapshot())).unwrap();
+        assert!(matches!(
+            decode_stream::<HostMessage>(&frame),
+            Err(FrameError::Malformed(_))
+        ));
+        // Deep nesting is bounded by the decoder, not the stack.
+        let mut payload = vec![0x81; 100_000];
+        payload.push(0x00);
+        let mut frame = u32::try_from(payload.len()).unwrap().to_be_bytes().to_vec();
+        frame.extend(&payload);
+        assert!(decode_stream::<HostMessage>(&frame).is_err());
+    }
+
+    #[test]
+    fn requests_are_validated() {
+        let nonce = |n| Request::Attestation {
+            nonce: ByteBuf::from(vec![7; n]),
+        };
+        assert!(nonce(1).validate().is_ok());
+        assert!(nonce(64).validate().is_ok());
+        for n in [0, 65, 512] {
+            let err = nonce(n).validate().unwrap_err();
+            assert_eq!(err.kind, RequestErrorKind::Invalid);
+            assert!(err.message.contains("1 to 64 bytes"), "{err}");
+        }
+        let sealed = |n| Request::InjectKey {
+            sealed: ByteBuf::from(vec![7; n]),
+        };
+        assert!(sealed(200).validate().is_ok());
+        assert!(sealed(0).validate().is_err());
+        assert!(sealed(MAX_SEALED_KEY_BYTES + 1).validate().is_err());
+    }
+}
