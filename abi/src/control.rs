@@ -62,10 +62,11 @@ pub enum EnclaveMessage {
     Snapshot(Snapshot),
     /// One change, numbered one past the previous event or snapshot.
     Event(StateEvent),
-    /// Sent every [`HEARTBEAT_INTERVAL`], with the sequence number of the latest
-    /// event, so an idle host still notices events it missed.
+    /// Sent every [`HEARTBEAT_INTERVAL`], with the sequence number of the last state
+    /// sent on this connection: a host holding another one has lost track (a bug, or
+    /// tampering in transit) and asks for a snapshot.
     Heartbeat {
-        /// The latest event's sequence number.
+        /// The sequence number of the last snapshot or event sent.
         seq: u64,
     },
     /// The answer to [`HostMessage::Request`] with the same `id`.

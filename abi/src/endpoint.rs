@@ -29,6 +29,22 @@ use tokio_vsock::{VMADDR_CID_ANY, VsockAddr, VsockListener, VsockStream};
 /// upstreams across the internet a TCP handshake still fits well within it.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The control channel's port, on which enclave-app listens (TCP on loopback in
+/// simulated mode, vsock in an enclave).
+pub const DEFAULT_CONTROL_PORT: u16 = 7100;
+
+/// The egress forwarder's port, on which host-proxy listens for the enclave's RPC
+/// connections.
+pub const DEFAULT_EGRESS_PORT: u16 = 7101;
+
+/// The parent instance's vsock CID, as seen from inside a Nitro Enclave: always 3 on
+/// Nitro (not Linux's generic `VMADDR_CID_HOST`, which is 2).
+pub const PARENT_CID: u32 = 3;
+
+/// The enclave CID that `scripts/run-enclave` asks for (any value from 4 up works;
+/// host-proxy must be told the same one).
+pub const DEFAULT_ENCLAVE_CID: u32 = 16;
+
 /// The CID written `any` in endpoints: listen on every CID (what a vsock server on
 /// the parent or inside the enclave binds to).
 pub const CID_ANY: u32 = VMADDR_CID_ANY;
@@ -83,6 +99,14 @@ pub enum EndpointError {
 }
 
 impl Endpoint {
+    /// `tcp://127.0.0.1:PORT`: the simulated-mode default for both channels.
+    pub fn loopback(port: u16) -> Self {
+        Self::Tcp {
+            host: "127.0.0.1".to_owned(),
+            port,
+        }
+    }
+
     /// Parses `tcp://HOST:PORT` or `vsock://CID:PORT` (`CID` a number or `any`).
     ///
     /// # Errors

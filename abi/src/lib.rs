@@ -10,6 +10,8 @@
 //!   the stake-weighted winner, recomputable by anyone from a revealed seed.
 //! - [`keys`]: reading hex private keys (strings and key files) without ever echoing
 //!   them, shared by the `lottery` CLI and enclave-app's simulated mode.
+//! - `logging` (feature `logging`): the services' stderr logging, text or JSON, with
+//!   strict `RUST_LOG`-style filters.
 //! - [`views`]: the JSON shapes served to browsers and printed by the CLI (camelCase,
 //!   wei as decimal strings, checksummed addresses, timestamps in seconds).
 //! - [`state`]: the mirrored lottery state (snapshot plus sequence-numbered events) that
@@ -25,6 +27,8 @@ pub mod control;
 pub mod draw;
 pub mod endpoint;
 pub mod keys;
+#[cfg(feature = "logging")]
+pub mod logging;
 pub mod state;
 pub mod transport;
 pub mod views;

@@ -7,7 +7,13 @@
 //! connection through its vsock egress while the CLI and tests use TCP. TLS is
 //! rustls with the `ring` provider; `https://` terminates in this process.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    io::Read,
+    path::{Path, PathBuf},
+    pin::Pin,
+    sync::Arc,
+    time::Duration,
+};
 
 use alloy::{
     rpc::{
@@ -21,8 +27,11 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::{Method, Request, Uri, header};
 use hyper_util::{
     client::legacy::{Client, connect::Connect},
-    rt::TokioExecutor,
+    rt::{TokioExecutor, TokioIo},
 };
+use rustls::pki_types::{CertificateDer, pem::PemObject};
+
+use crate::endpoint::{self, Endpoint, EndpointError, Stream};
 
 /// Largest JSON-RPC response body we accept. Log and participant queries are the big
 /// ones; the event manager chunks log ranges well below this.
@@ -58,6 +67,14 @@ pub enum TransportSetupError {
     /// The TLS configuration could not be built.
     #[error("TLS setup failed: {0}")]
     Tls(#[from] rustls::Error),
+    /// A CA file could not be used.
+    #[error("cannot use the CA file {path}: {reason}")]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// A validated `http://` or `https://` JSON-RPC endpoint.
@@ -264,32 +281,151 @@ pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
         .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()))
 }
 
-/// A direct TCP connector with TLS for `https://` (web PKI roots).
+/// Largest CA file read: a few certificates are a few KB; a bundle of every public
+/// root is about 250 KB.
+pub const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Reads the PEM certificates in `path`, to be trusted as extra roots for `https://`
+/// RPC endpoints (a private CA, or a self-signed node).
+///
+/// # Errors
+/// [`TransportSetupError::CaFile`] when the file cannot be read, is too large, or
+/// holds no valid certificate.
+pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, TransportSetupError> {
+    let failed = |reason: String| TransportSetupError::CaFile {
+        path: path.to_owned(),
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|e| failed(e.to_string()))?;
+    let mut pem = Vec::new();
+    file.take(MAX_CA_FILE_BYTES + 1)
+        .read_to_end(&mut pem)
+        .map_err(|e| failed(e.to_string()))?;
+    if pem.len() as u64 > MAX_CA_FILE_BYTES {
+        return Err(failed(format!("larger than {MAX_CA_FILE_BYTES} bytes")));
+    }
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| failed(format!("not PEM certificates: {e}")))?;
+    if certs.is_empty() {
+        return Err(failed("no CERTIFICATE block found".to_owned()));
+    }
+    // Each must be a usable trust anchor, or the error would surface only at the
+    // first handshake.
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in &certs {
+        roots
+            .add(cert.clone())
+            .map_err(|e| failed(format!("not a usable CA certificate: {e}")))?;
+    }
+    Ok(certs)
+}
+
+/// The TLS client configuration for `https://` RPC endpoints: the web PKI roots
+/// (Mozilla's, compiled in, so the enclave needs no file system) plus `extra_roots`.
+/// The server name checked is always the RPC URL's host.
+///
+/// # Errors
+/// When an extra root is not a usable trust anchor.
+pub fn tls_config(
+    extra_roots: &[CertificateDer<'static>],
+) -> Result<rustls::ClientConfig, TransportSetupError> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    for cert in extra_roots {
+        roots.add(cert.clone())?;
+    }
+    Ok(
+        rustls::ClientConfig::builder_with_provider(crypto_provider())
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+/// A direct TCP connector with TLS for `https://`.
 pub type TcpConnector =
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
 
-/// The connector for direct connections (CLI, tests, simulated mode without egress).
+/// The connector for direct connections (CLI, tests, simulated mode without egress),
+/// trusting the web PKI roots plus `extra_roots`.
 ///
 /// # Errors
 /// When the TLS configuration cannot be built.
-pub fn tcp_connector() -> Result<TcpConnector, TransportSetupError> {
+pub fn tcp_connector(
+    extra_roots: &[CertificateDer<'static>],
+) -> Result<TcpConnector, TransportSetupError> {
     let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
-    http.set_connect_timeout(Some(Duration::from_secs(10)));
+    http.set_connect_timeout(Some(endpoint::CONNECT_TIMEOUT));
     Ok(hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_webpki_roots(crypto_provider())?
+        .with_tls_config(tls_config(extra_roots)?)
         .https_or_http()
         .enable_http1()
         .wrap_connector(http))
 }
 
-/// An alloy RPC client for `url` over direct TCP (TLS for `https://`).
+/// An alloy RPC client for `url` over direct TCP (TLS for `https://`, web PKI roots).
 ///
 /// # Errors
 /// When the TLS configuration cannot be built.
 pub fn connect_tcp(url: RpcUrl) -> Result<RpcClient, TransportSetupError> {
-    Ok(HttpTransport::new(tcp_connector()?, url).into_client())
+    Ok(HttpTransport::new(tcp_connector(&[])?, url).into_client())
+}
+
+/// Opens every connection to one [`Endpoint`], whatever host the request URL names:
+/// the enclave's egress. The URL still decides the `Host` header, and for `https://`
+/// the TLS layer on top checks the certificate against the URL's host, so the host
+/// forwarding the bytes can neither read nor forge them.
+#[derive(Debug, Clone)]
+pub struct EndpointConnector {
+    endpoint: Endpoint,
+}
+
+impl EndpointConnector {
+    /// A connector dialing `endpoint`.
+    pub const fn new(endpoint: Endpoint) -> Self {
+        Self { endpoint }
+    }
+}
+
+impl tower::Service<Uri> for EndpointConnector {
+    type Response = TokioIo<Stream>;
+    type Error = EndpointError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _uri: Uri) -> Self::Future {
+        let endpoint = self.endpoint.clone();
+        Box::pin(async move { endpoint.connect().await.map(TokioIo::new) })
+    }
+}
+
+/// The egress connector: [`EndpointConnector`] under rustls for `https://`.
+pub type EgressConnector = hyper_rustls::HttpsConnector<EndpointConnector>;
+
+/// A connector whose every connection goes to `endpoint` (TLS inside this process
+/// for `https://` URLs, trusting the web PKI roots plus `extra_roots`).
+///
+/// # Errors
+/// When the TLS configuration cannot be built.
+pub fn egress_connector(
+    endpoint: Endpoint,
+    extra_roots: &[CertificateDer<'static>],
+) -> Result<EgressConnector, TransportSetupError> {
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls_config(extra_roots)?)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(EndpointConnector::new(endpoint)))
 }
 
 #[cfg(test)]

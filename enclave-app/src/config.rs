@@ -24,7 +24,12 @@ use std::{
     time::Duration,
 };
 
-use abi::transport::{RpcUrl, TransportSetupError};
+use abi::{
+    endpoint::{
+        CID_ANY, DEFAULT_CONTROL_PORT, DEFAULT_EGRESS_PORT, Endpoint, EndpointError, PARENT_CID,
+    },
+    transport::{RpcUrl, TransportSetupError},
+};
 use alloy::primitives::Address;
 use clap::{
     ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum, error::ErrorKind,
@@ -251,6 +256,16 @@ pub enum ConfigError {
         /// Where the key file setting came from.
         file_origin: String,
     },
+    /// A TCP endpoint (or `direct`) in nitro mode.
+    #[error(
+        "--mode nitro needs vsock endpoints, but {origin} is {value}: an enclave has no network besides vsock to its parent"
+    )]
+    NitroNeedsVsock {
+        /// Where the value came from.
+        origin: String,
+        /// The value.
+        value: String,
+    },
     /// A plaintext key (file or environment) in nitro mode.
     #[error(
         "--mode nitro refuses plaintext operator keys (given by {origin}): inside an enclave the key is generated at boot or injected sealed"
@@ -319,6 +334,22 @@ struct Cli {
     /// Address of the Lottery contract to operate. Required.
     #[arg(long, env = "ENCLAVE_CONTRACT", value_name = "ADDRESS")]
     contract: Option<Address>,
+
+    /// Where RPC connections go: the host's egress forwarder as vsock://CID:PORT (nitro)
+    /// or tcp://HOST:PORT (sim), or `direct` to the RPC URL's host (sim only). Default:
+    /// tcp://127.0.0.1:7101 in sim mode, vsock://3:7101 in nitro mode.
+    #[arg(long, env = "ENCLAVE_EGRESS", value_name = "ENDPOINT|direct", value_parser = Egress::parse)]
+    egress: Option<Egress>,
+
+    /// PEM file of CA certificates to trust for an https:// RPC URL besides the
+    /// built-in web PKI roots (a private CA or a self-signed node).
+    #[arg(long, env = "ENCLAVE_RPC_CA_FILE", value_name = "PATH")]
+    rpc_ca_file: Option<PathBuf>,
+
+    /// Where the control channel listens for host-proxy. Default: tcp://127.0.0.1:7100
+    /// in sim mode, vsock://any:7100 in nitro mode.
+    #[arg(long, env = "ENCLAVE_CONTROL_LISTEN", value_name = "ENDPOINT", value_parser = Endpoint::parse)]
+    control_listen: Option<Endpoint>,
 
     /// File holding the operator's private key as 64 hex digits (sim mode only). With
     /// neither this nor ENCLAVE_OPERATOR_KEY, a fresh key is generated at start.
@@ -390,6 +421,9 @@ struct FileConfig {
     mode: Option<Mode>,
     rpc_url: Option<String>,
     contract: Option<Address>,
+    egress: Option<Egress>,
+    rpc_ca_file: Option<PathBuf>,
+    control_listen: Option<Endpoint>,
     operator_key_file: Option<PathBuf>,
     poll_interval_ms: Option<u64>,
     lookback_blocks: Option<u64>,
@@ -415,6 +449,12 @@ pub struct Config {
     pub rpc_url: RpcUrl,
     /// The Lottery contract.
     pub contract: Address,
+    /// Where RPC connections go.
+    pub egress: Egress,
+    /// Extra CA certificates for an `https://` RPC URL.
+    pub rpc_ca_file: Option<PathBuf>,
+    /// Where the control channel listens.
+    pub control_listen: Endpoint,
     /// A file holding the operator key (sim mode only).
     pub operator_key_file: Option<PathBuf>,
     /// The operator key from `ENCLAVE_OPERATOR_KEY` (sim mode only).
@@ -545,7 +585,8 @@ impl fmt::Display for Config {
         }
         write!(
             f,
-            "mode={} rpc_url={} contract={} operator_key={} operator_key_file={} \
+            "mode={} rpc_url={} contract={} egress={} rpc_ca_file={} control_listen={} \
+             operator_key={} operator_key_file={} \
              poll_interval_ms={} lookback_blocks={} log_chunk_blocks={} \
              reconcile_interval_secs={} history_limit={} activity_limit={} \
              receipt_timeout_secs={} replace_after_blocks={} log_format={} log_filter={:?} \
@@ -553,6 +594,9 @@ impl fmt::Display for Config {
             self.mode,
             self.rpc_url,
             self.contract,
+            self.egress,
+            Opt(self.rpc_ca_file.as_deref()),
+            self.control_listen,
             if self.operator_key.is_some() {
                 "<redacted>"
             } else {
@@ -571,6 +615,70 @@ impl fmt::Display for Config {
             self.log_filter,
             Opt(self.config_file.as_deref()),
         )
+    }
+}
+
+/// Where the chain client's connections go.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum Egress {
+    /// Straight to the RPC URL's host (simulated mode without host-proxy).
+    Direct,
+    /// Every connection to this endpoint: host-proxy's egress forwarder, which sends
+    /// it on to its configured upstream.
+    Via(Endpoint),
+}
+
+impl Egress {
+    /// Parses `direct` or an endpoint.
+    ///
+    /// # Errors
+    /// When the text is neither.
+    pub fn parse(text: &str) -> Result<Self, EndpointError> {
+        if text == "direct" {
+            Ok(Self::Direct)
+        } else {
+            Endpoint::parse(text).map(Self::Via)
+        }
+    }
+
+    /// The default: host-proxy's forwarder on loopback (sim) or on the parent (nitro).
+    pub fn default_for(mode: Mode) -> Self {
+        match mode {
+            Mode::Sim => Self::Via(Endpoint::loopback(DEFAULT_EGRESS_PORT)),
+            Mode::Nitro => Self::Via(Endpoint::Vsock {
+                cid: PARENT_CID,
+                port: u32::from(DEFAULT_EGRESS_PORT),
+            }),
+        }
+    }
+}
+
+impl TryFrom<String> for Egress {
+    type Error = EndpointError;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text)
+    }
+}
+
+impl fmt::Display for Egress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Direct => f.write_str("direct"),
+            Self::Via(endpoint) => endpoint.fmt(f),
+        }
+    }
+}
+
+/// The default control-channel listener for `mode`.
+pub fn default_control_listen(mode: Mode) -> Endpoint {
+    match mode {
+        Mode::Sim => Endpoint::loopback(DEFAULT_CONTROL_PORT),
+        Mode::Nitro => Endpoint::Vsock {
+            cid: CID_ANY,
+            port: u32::from(DEFAULT_CONTROL_PORT),
+        },
     }
 }
 
@@ -813,6 +921,41 @@ impl Parsed {
             source,
         })?;
 
+        let egress = self
+            .optional("egress", cli.egress.clone(), file.egress)
+            .unwrap_or_else(|| (Egress::default_for(mode), "the default egress".to_owned()));
+        let control_listen = self
+            .optional(
+                "control_listen",
+                cli.control_listen.clone(),
+                file.control_listen,
+            )
+            .unwrap_or_else(|| {
+                (
+                    default_control_listen(mode),
+                    "the default control_listen".to_owned(),
+                )
+            });
+        if mode == Mode::Nitro {
+            // Inside an enclave there is no network: vsock is the only way out, and a
+            // TCP setting would fail at the first connection instead of at start.
+            if !matches!(&egress.0, Egress::Via(e) if e.is_vsock()) {
+                return Err(ConfigError::NitroNeedsVsock {
+                    origin: egress.1,
+                    value: egress.0.to_string(),
+                });
+            }
+            if !control_listen.0.is_vsock() {
+                return Err(ConfigError::NitroNeedsVsock {
+                    origin: control_listen.1,
+                    value: control_listen.0.to_string(),
+                });
+            }
+        }
+        let rpc_ca_file = self
+            .optional("rpc_ca_file", cli.rpc_ca_file.clone(), file.rpc_ca_file)
+            .map(|(path, _)| path);
+
         let ranged = |id: &str, given: u64, file: Option<u64>, range: &RangeInclusive<u64>| {
             let (value, origin) = self.defaulted(id, given, file);
             if range.contains(&value) {
@@ -887,6 +1030,9 @@ impl Parsed {
             mode,
             rpc_url,
             contract,
+            egress: egress.0,
+            rpc_ca_file,
+            control_listen: control_listen.0,
             operator_key_file: key_file.map(|(path, _)| path),
             operator_key: key,
             poll_interval_ms,
@@ -1041,10 +1187,15 @@ mod tests {
         let all = Config::load_with_file(["enclave-app"], &HashMap::new(), &uncommented).unwrap();
         let defaults = Config::load(base(), &HashMap::new()).unwrap();
         assert_eq!(
-            all.to_string().replace(
-                "operator_key_file=\"/run/secrets/operator.key\"",
-                "operator_key_file=<none>"
-            ),
+            all.to_string()
+                .replace(
+                    "operator_key_file=\"/run/secrets/operator.key\"",
+                    "operator_key_file=<none>"
+                )
+                .replace(
+                    "rpc_ca_file=\"/etc/enclave-app/rpc-ca.pem\"",
+                    "rpc_ca_file=<none>"
+                ),
             defaults.to_string()
         );
     }
@@ -1262,6 +1413,65 @@ mod tests {
         assert_eq!(
             Config::load(nitro, &HashMap::new()).unwrap().mode,
             Mode::Nitro
+        );
+    }
+
+    #[test]
+    fn endpoints_default_by_mode_and_nitro_accepts_only_vsock() {
+        let sim = Config::load(base(), &HashMap::new()).unwrap();
+        assert_eq!(sim.egress.to_string(), "tcp://127.0.0.1:7101");
+        assert_eq!(sim.control_listen.to_string(), "tcp://127.0.0.1:7100");
+        let mut direct = base();
+        direct.extend(["--egress", "direct"]);
+        assert_eq!(
+            Config::load(direct, &HashMap::new()).unwrap().egress,
+            Egress::Direct
+        );
+
+        let nitro = [
+            "enclave-app",
+            "--mode",
+            "nitro",
+            "--rpc-url",
+            "https://h/",
+            "--contract",
+            CONTRACT,
+        ];
+        let config = Config::load(nitro, &HashMap::new()).unwrap();
+        assert_eq!(config.egress.to_string(), "vsock://3:7101");
+        assert_eq!(config.control_listen.to_string(), "vsock://any:7100");
+
+        for (extra, origin) in [
+            (["--egress", "direct"], "--egress"),
+            (["--egress", "tcp://127.0.0.1:7101"], "--egress"),
+            (
+                ["--control-listen", "tcp://0.0.0.0:7100"],
+                "--control-listen",
+            ),
+        ] {
+            let mut args = nitro.to_vec();
+            args.extend(extra);
+            let err = Config::load(args, &HashMap::new()).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::NitroNeedsVsock { origin: o, .. } if o == origin),
+                "{err}"
+            );
+            assert!(err.to_string().contains("vsock"), "{err}");
+        }
+        let err =
+            Config::load_with_file(nitro, &HashMap::new(), "egress = \"direct\"").unwrap_err();
+        assert!(err.to_string().contains("egress in"), "{err}");
+
+        let mut bad = base();
+        bad.extend(["--egress", "udp://x:1"]);
+        let err = Config::load(bad, &HashMap::new()).unwrap_err().to_string();
+        assert!(err.contains("tcp:// or vsock://"), "{err}");
+        let err = Config::load(base(), &env(&[("ENCLAVE_CONTROL_LISTEN", "tcp://h")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ENCLAVE_CONTROL_LISTEN") && err.contains(":PORT"),
+            "{err}"
         );
     }
 

@@ -15,20 +15,26 @@
 
 pub mod chain;
 pub mod config;
-pub mod logging;
+pub mod control;
 pub mod mirror;
 pub mod operator;
 pub mod signer;
 pub mod store;
 
-use abi::state::StateLimits;
-use alloy::providers::Provider;
+/// Logging setup, shared with host-proxy.
+pub use abi::logging;
+
+use std::sync::Arc;
+
+use abi::{endpoint::EndpointError, state::StateLimits, transport};
+use alloy::{providers::Provider, rpc::client::RpcClient};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{info, warn};
 
 use crate::{
     chain::{ChainClient, ChainError, TxSender},
-    config::Config,
+    config::{Config, Egress},
+    control::{ControlServer, NoAttestation},
     mirror::{Mirror, MirrorSettings},
     operator::{Operator, OperatorSettings},
     signer::{OperatorKey, SignerError},
@@ -44,6 +50,9 @@ pub enum RunError {
     /// The chain client could not be set up.
     #[error("cannot set up the chain client")]
     Chain(#[from] ChainError),
+    /// The control channel's endpoint cannot be bound.
+    #[error("cannot start the control channel")]
+    Control(#[from] EndpointError),
     /// The configured contract address holds no code on this chain.
     #[error("no contract at {contract} on chain {chain_id}: check --contract and --rpc-url")]
     NoContract {
@@ -69,7 +78,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         key_source = %key.source(),
         "operator key ready"
     );
-    let client = ChainClient::connect_tcp(config.rpc_url.clone(), config.contract)?;
+    let client = ChainClient::new(rpc_client(&config)?, config.contract);
+    // Bound before the chain is reached, so a bad endpoint fails at once; connections
+    // are served once the state exists.
+    let control = config.control_listen.listen().await?;
     let Some(chain_id) = wait_for_chain(&client, &config, &shutdown).await? else {
         info!(target: "enclave_app", "shutdown requested before the chain was reachable; stopped");
         return Ok(());
@@ -80,6 +92,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         activities: config.activity_limit,
     };
     let store = Store::new(config.contract, chain_id, limits);
+    let control = ControlServer::new(control, store.clone(), Arc::new(NoAttestation));
     let mirror = Mirror::new(
         client.clone(),
         store.clone(),
@@ -102,6 +115,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         },
     );
     let tasks = TaskTracker::new();
+    tasks.spawn(control.run(shutdown.clone()));
     tasks.spawn(mirror.run(shutdown.clone()));
     tasks.spawn(operator.run(shutdown.clone()));
     tasks.close();
@@ -113,6 +127,25 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     Ok(())
 }
 
+/// The JSON-RPC client: through the egress endpoint, or direct (sim mode only).
+/// For `https://` URLs TLS ends here either way, against the URL's host.
+fn rpc_client(config: &Config) -> Result<RpcClient, ChainError> {
+    let roots = match &config.rpc_ca_file {
+        Some(path) => transport::read_ca_file(path)?,
+        None => Vec::new(),
+    };
+    let url = config.rpc_url.clone();
+    Ok(match &config.egress {
+        Egress::Direct => {
+            transport::HttpTransport::new(transport::tcp_connector(&roots)?, url).into_client()
+        }
+        Egress::Via(endpoint) => {
+            let connector = transport::egress_connector(endpoint.clone(), &roots)?;
+            transport::HttpTransport::new(connector, url).into_client()
+        }
+    })
+}
+
 /// Waits until the RPC endpoint answers, then checks that the contract exists.
 /// `None` when shutdown came first. A node that is down is not an error: in the
 /// enclave the host's forwarder may simply not be up yet.
@@ -121,7 +154,9 @@ async fn wait_for_chain(
     config: &Config,
     shutdown: &CancellationToken,
 ) -> Result<Option<u64>, RunError> {
-    let mut warned = false;
+    // Each new reason is logged once: a TLS rejection after "connection refused"
+    // must not hide behind the first warning.
+    let mut last_error = String::new();
     loop {
         let reached = async {
             let chain_id = client.chain_id().await?;
@@ -141,9 +176,16 @@ async fn wait_for_chain(
             }
             Ok((chain_id, false)) => return Ok(Some(chain_id)),
             Err(e) => {
-                if !warned {
-                    warn!(target: "enclave_app", rpc = %config.rpc_url, error = %e, "chain not reachable yet; retrying");
-                    warned = true;
+                let error = e.to_string();
+                if error != last_error {
+                    warn!(
+                        target: "enclave_app",
+                        rpc = %config.rpc_url,
+                        egress = %config.egress,
+                        error = %error,
+                        "chain not reachable yet; retrying"
+                    );
+                    last_error = error;
                 }
             }
         }

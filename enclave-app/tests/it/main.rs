@@ -42,6 +42,9 @@ fn sim_args() -> Vec<&'static str> {
         "http://127.0.0.1:8545",
         "--contract",
         CONTRACT,
+        // Tests run in parallel: no fixed port.
+        "--control-listen",
+        "tcp://127.0.0.1:0",
     ]
 }
 

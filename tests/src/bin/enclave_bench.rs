@@ -282,6 +282,13 @@ impl App {
             .arg(&key)
             .args(["--poll-interval-ms", &APP_POLL_MS.to_string()])
             .args(["--log-filter", "warn"])
+            // Through the benchmark's counting proxy, not host-proxy.
+            .args([
+                "--egress",
+                "direct",
+                "--control-listen",
+                "tcp://127.0.0.1:0",
+            ])
             .env_remove("RUST_LOG")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

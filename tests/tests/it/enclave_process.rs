@@ -43,6 +43,13 @@ impl App {
             .arg("--operator-key-file")
             .arg(&key)
             .args(["--poll-interval-ms", "200", "--log-filter", "warn"])
+            // Straight to anvil, no host-proxy; any free control port.
+            .args([
+                "--egress",
+                "direct",
+                "--control-listen",
+                "tcp://127.0.0.1:0",
+            ])
             .env_remove("RUST_LOG")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

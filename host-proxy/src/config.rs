@@ -1,0 +1,229 @@
+//! Configuration: command-line flags with `HOST_PROXY_*` environment fallbacks (for
+//! a systemd `EnvironmentFile`), checked and turned into typed values before anything
+//! starts. The egress routes come from `--rpc-url` (one route) or an allowlist file.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use abi::{
+    endpoint::{CID_ANY, DEFAULT_CONTROL_PORT, DEFAULT_EGRESS_PORT, DEFAULT_ENCLAVE_CID, Endpoint},
+    logging::{self, LogFormat, LoggingError},
+    transport::{RpcUrl, TransportSetupError},
+};
+use clap::{Parser, ValueEnum};
+
+use crate::egress::{self, EgressAllowlist, EgressRoute, EgressSettings};
+
+/// Where host-proxy runs, which decides the default endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Local development: loopback TCP stands in for vsock.
+    Sim,
+    /// On a Nitro parent instance: vsock to the enclave.
+    Nitro,
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Sim => "sim",
+            Self::Nitro => "nitro",
+        })
+    }
+}
+
+/// Default for `--listen`: every interface, as a web server on the parent instance
+/// is reached from outside (put a TLS-terminating load balancer in front).
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:6080";
+
+/// host-proxy: the parent instance's side of the enclave lottery. It forwards the
+/// enclave's RPC connections to allowlisted upstreams, follows the enclave's state
+/// over the control channel, and serves it to browsers.
+#[derive(Debug, Parser)]
+#[command(name = "host-proxy", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Where host-proxy runs: `sim` (loopback TCP instead of vsock) or `nitro`.
+    #[arg(long, env = "HOST_PROXY_MODE", value_enum)]
+    pub mode: Mode,
+
+    /// The Ethereum JSON-RPC endpoint the enclave uses: one egress route is made to its
+    /// host and port. Give this or --egress-allowlist.
+    #[arg(
+        long,
+        env = "HOST_PROXY_RPC_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub rpc_url: Option<String>,
+
+    /// TOML file of egress routes (listen endpoint -> upstream host:port); see
+    /// host-proxy/egress-allowlist.example.toml. Give this or --rpc-url.
+    #[arg(long, env = "HOST_PROXY_EGRESS_ALLOWLIST", value_name = "PATH")]
+    pub egress_allowlist: Option<PathBuf>,
+
+    /// Where the --rpc-url route listens for the enclave. Default: tcp://127.0.0.1:7101
+    /// (sim), vsock://any:7101 (nitro).
+    #[arg(long, env = "HOST_PROXY_EGRESS_LISTEN", value_name = "ENDPOINT", value_parser = Endpoint::parse)]
+    pub egress_listen: Option<Endpoint>,
+
+    /// Egress streams open at once, over all routes; more are closed at once.
+    #[arg(long, env = "HOST_PROXY_EGRESS_MAX_CONNECTIONS", value_name = "N",
+          default_value_t = egress::DEFAULT_MAX_CONNECTIONS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub egress_max_connections: u64,
+
+    /// Seconds an egress stream may stay silent both ways before it is closed.
+    #[arg(long, env = "HOST_PROXY_EGRESS_IDLE_TIMEOUT_SECS", value_name = "SECS",
+          default_value_t = egress::DEFAULT_IDLE_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub egress_idle_timeout_secs: u64,
+
+    /// The enclave's control channel. Default: tcp://127.0.0.1:7100 (sim),
+    /// vsock://16:7100 (nitro; the CID given to `nitro-cli run-enclave`).
+    #[arg(long, env = "HOST_PROXY_CONTROL", value_name = "ENDPOINT", value_parser = Endpoint::parse)]
+    pub control: Option<Endpoint>,
+
+    /// Address of the web API.
+    #[arg(long, env = "HOST_PROXY_LISTEN", value_name = "ADDR", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+
+    /// Log line format on stderr.
+    #[arg(long, env = "HOST_PROXY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log filter, RUST_LOG syntax (e.g. `info,host_proxy=debug`).
+    #[arg(
+        long,
+        env = "HOST_PROXY_LOG_FILTER",
+        value_name = "FILTER",
+        default_value = "info"
+    )]
+    pub log_filter: String,
+}
+
+const AFTER_HELP: &str = "\
+Every flag can also be set by its HOST_PROXY_* environment variable (shown above).
+In sim mode, `host-proxy --mode sim --rpc-url URL` works with `enclave-app --mode sim`
+and no other flags: both default to the same loopback ports.";
+
+/// Why the configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Neither or both of `--rpc-url` and `--egress-allowlist`.
+    #[error("give exactly one of --rpc-url and --egress-allowlist")]
+    RoutesSource,
+    /// The RPC URL does not parse (shown redacted).
+    #[error("--rpc-url is not a usable RPC URL")]
+    RpcUrl(#[source] TransportSetupError),
+    /// The allowlist file is unusable.
+    #[error(transparent)]
+    Allowlist(#[from] egress::AllowlistError),
+    /// A TCP endpoint in nitro mode.
+    #[error("--mode nitro needs vsock endpoints, but {setting} is {value}")]
+    NitroNeedsVsock {
+        /// The setting.
+        setting: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// The log filter does not parse.
+    #[error("--log-filter is not a valid log filter")]
+    LogFilter(#[source] LoggingError),
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where host-proxy runs.
+    pub mode: Mode,
+    /// Egress routes.
+    pub routes: EgressAllowlist,
+    /// Egress limits.
+    pub egress: EgressSettings,
+    /// The enclave's control channel.
+    pub control: Endpoint,
+    /// The web API's address.
+    pub listen: SocketAddr,
+    /// Log line format.
+    pub log_format: LogFormat,
+    /// Log filter, checked to parse.
+    pub log_filter: String,
+}
+
+impl Config {
+    /// Checks `cli` and builds the configuration (reading the allowlist file).
+    ///
+    /// # Errors
+    /// [`ConfigError`].
+    pub fn from_cli(cli: Cli) -> Result<Self, ConfigError> {
+        logging::parse_filter(&cli.log_filter).map_err(ConfigError::LogFilter)?;
+        let routes = match (&cli.rpc_url, &cli.egress_allowlist) {
+            (Some(url), None) => {
+                let url = RpcUrl::parse(url).map_err(ConfigError::RpcUrl)?;
+                let listen = cli.egress_listen.clone().unwrap_or(match cli.mode {
+                    Mode::Sim => Endpoint::loopback(DEFAULT_EGRESS_PORT),
+                    Mode::Nitro => Endpoint::Vsock {
+                        cid: CID_ANY,
+                        port: u32::from(DEFAULT_EGRESS_PORT),
+                    },
+                });
+                EgressAllowlist::new(vec![EgressRoute::from_rpc_url(listen, &url)?])?
+            }
+            (None, Some(path)) => EgressAllowlist::load(path)?,
+            _ => return Err(ConfigError::RoutesSource),
+        };
+        let control = cli.control.clone().unwrap_or(match cli.mode {
+            Mode::Sim => Endpoint::loopback(DEFAULT_CONTROL_PORT),
+            Mode::Nitro => Endpoint::Vsock {
+                cid: DEFAULT_ENCLAVE_CID,
+                port: u32::from(DEFAULT_CONTROL_PORT),
+            },
+        });
+        if cli.mode == Mode::Nitro {
+            if !control.is_vsock() {
+                return Err(ConfigError::NitroNeedsVsock {
+                    setting: "--control",
+                    value: control.to_string(),
+                });
+            }
+            if let Some(route) = routes.routes().iter().find(|r| !r.listen().is_vsock()) {
+                return Err(ConfigError::NitroNeedsVsock {
+                    setting: "an egress route's listen endpoint",
+                    value: route.listen().to_string(),
+                });
+            }
+        }
+        Ok(Self {
+            mode: cli.mode,
+            routes,
+            egress: EgressSettings {
+                // Lossless: at most 65,536.
+                max_connections: usize::try_from(cli.egress_max_connections).unwrap_or(usize::MAX),
+                idle_timeout: Duration::from_secs(cli.egress_idle_timeout_secs),
+                ..EgressSettings::default()
+            },
+            control,
+            listen: cli.listen,
+            log_format: cli.log_format,
+            log_filter: cli.log_filter,
+        })
+    }
+}
+
+impl std::fmt::Display for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "mode={} control={} listen={}",
+            self.mode, self.control, self.listen
+        )?;
+        for route in self.routes.routes() {
+            write!(f, " route={}->{}", route.listen(), route.upstream())?;
+        }
+        write!(
+            f,
+            " egress_max_connections={} egress_idle_timeout_secs={}",
+            self.egress.max_connections,
+            self.egress.idle_timeout.as_secs()
+        )
+    }
+}

@@ -1,0 +1,5 @@
+//! host-proxy's integration tests: real sockets, real processes.
+
+#![allow(clippy::unwrap_used)]
+
+mod egress;
