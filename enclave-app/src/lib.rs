@@ -178,11 +178,15 @@ async fn wait_for_chain(
             Err(e) => {
                 let error = e.to_string();
                 if error != last_error {
+                    let hint = error.contains("invalid peer certificate").then_some(
+                        "the RPC host's TLS certificate was rejected: if a private CA issued it, pass its certificate with --rpc-ca-file",
+                    );
                     warn!(
                         target: "enclave_app",
                         rpc = %config.rpc_url,
                         egress = %config.egress,
                         error = %error,
+                        hint,
                         "chain not reachable yet; retrying"
                     );
                     last_error = error;

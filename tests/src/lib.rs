@@ -6,6 +6,7 @@
 
 pub mod core;
 pub mod gas;
+pub mod stack;
 
 use std::path::PathBuf;
 
@@ -392,16 +393,5 @@ pub async fn sent_by(chain: &TestChain, from: Address) -> Vec<(u64, bool)> {
 /// # Panics
 /// When it has not been built, with the command that builds it.
 pub fn enclave_app_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // A harness binary sits in target/<profile>/, a test binary in target/<profile>/deps/.
-    let beside = exe.parent().expect("target/<profile>");
-    let candidates = [Some(beside), beside.parent()];
-    let found = candidates
-        .iter()
-        .flatten()
-        .map(|dir| dir.join("enclave-app"))
-        .find(|p| p.exists());
-    found.unwrap_or_else(|| {
-        panic!("enclave-app is not built beside {}: run `cargo build -p enclave-app` (scripts/test does)", exe.display())
-    })
+    stack::workspace_binary("enclave-app")
 }

@@ -13,3 +13,4 @@ mod hostile;
 mod lifecycle;
 mod operator_flow;
 mod reverts;
+mod topology;

@@ -1,0 +1,292 @@
+//! The whole simulated topology as real processes: enclave-app and host-proxy
+//! spawned from their built binaries, talking over loopback TCP (vsock's stand-in),
+//! with their logs captured so tests can wait for and assert on them.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    os::unix::fs::PermissionsExt,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use abi::{endpoint::Endpoint, state::Snapshot};
+use alloy::primitives::Address;
+use host_proxy::{control, state::HostState};
+use tokio_util::sync::CancellationToken;
+
+use crate::TestChain;
+
+/// A free loopback TCP port: bound, read, released. Another process could take it in
+/// between; on a test machine that is rare enough, and the ephemeral range is
+/// allocated round-robin, so a port just released is the last one handed out again.
+///
+/// # Panics
+/// When no port can be bound.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// A built binary of this workspace (`enclave-app`, `host-proxy`), found beside the
+/// running test or harness executable.
+///
+/// # Panics
+/// When it has not been built, with the command that builds it.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // A harness binary sits in target/<profile>/, a test binary in target/<profile>/deps/.
+    let beside = exe.parent().expect("target/<profile>");
+    [Some(beside), beside.parent()]
+        .iter()
+        .flatten()
+        .map(|dir| dir.join(name))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} is not built beside {}: run `cargo build -p {name}` (scripts/test does)",
+                exe.display()
+            )
+        })
+}
+
+/// A spawned service with its stderr captured line by line (and echoed to the test's
+/// stderr, which the runner shows for failing tests). Killed with SIGKILL on drop.
+pub struct Service {
+    name: &'static str,
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    _files: Vec<tempfile::TempPath>,
+}
+
+impl Service {
+    fn spawn(name: &'static str, command: &mut Command, files: Vec<tempfile::TempPath>) -> Self {
+        for (var, _) in std::env::vars_os() {
+            let var = var.to_string_lossy();
+            if var.starts_with("ENCLAVE_") || var.starts_with("HOST_PROXY_") || var == "RUST_LOG" {
+                command.env_remove(var.as_ref());
+            }
+        }
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().expect("piped stderr");
+        let sink = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("[{name}] {line}");
+                sink.lock().expect("log lines").push(line);
+            }
+        });
+        Self {
+            name,
+            child,
+            lines,
+            _files: files,
+        }
+    }
+
+    /// Every log line so far.
+    ///
+    /// # Panics
+    /// Never in practice (the lock is only poisoned by a panicking reader).
+    pub fn logs(&self) -> Vec<String> {
+        self.lines.lock().expect("log lines").clone()
+    }
+
+    /// Whether a log line so far contains every one of `needles`.
+    pub fn logged(&self, needles: &[&str]) -> bool {
+        self.logs()
+            .iter()
+            .any(|line| needles.iter().all(|n| line.contains(n)))
+    }
+
+    /// Waits until a log line contains every one of `needles`; returns it.
+    ///
+    /// # Panics
+    /// After `timeout`, with the log so far.
+    pub async fn wait_for_log(&self, needles: &[&str], timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(line) = self
+                .logs()
+                .into_iter()
+                .find(|line| needles.iter().all(|n| line.contains(n)))
+            {
+                return line;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} never logged {needles:?} within {timeout:?}; log:\n{}",
+                self.name,
+                self.logs().join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Whether the process is still running.
+    ///
+    /// # Panics
+    /// When its status cannot be read.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("process status").is_none()
+    }
+
+    /// SIGKILL, like a crash or `kill -9`, and reap it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait: the exit status.
+    ///
+    /// # Panics
+    /// When the signal cannot be sent.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+        self.child.wait().expect("wait")
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Ports of one simulated topology.
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    /// enclave-app's control channel.
+    pub control: u16,
+    /// host-proxy's egress route.
+    pub egress: u16,
+    /// host-proxy's web API.
+    pub web: u16,
+}
+
+impl Ports {
+    /// Three free ports.
+    pub fn free() -> Self {
+        Self {
+            control: free_port(),
+            egress: free_port(),
+            web: free_port(),
+        }
+    }
+
+    /// The control endpoint.
+    pub fn control_endpoint(&self) -> Endpoint {
+        Endpoint::loopback(self.control)
+    }
+}
+
+/// Starts host-proxy in sim mode, forwarding its egress port to `upstream_url`.
+pub fn host_proxy(ports: Ports, upstream_url: &str, extra: &[&str]) -> Service {
+    let mut command = Command::new(workspace_binary("host-proxy"));
+    command
+        .args(["--mode", "sim", "--rpc-url", upstream_url])
+        .arg(format!("--egress-listen=tcp://127.0.0.1:{}", ports.egress))
+        .arg(format!("--control=tcp://127.0.0.1:{}", ports.control))
+        .arg(format!("--listen=127.0.0.1:{}", ports.web))
+        .args(["--log-filter", "info"])
+        .args(extra);
+    Service::spawn("host-proxy", &mut command, Vec::new())
+}
+
+/// Starts enclave-app in sim mode with anvil account `key` as its operator key,
+/// reaching the chain at `rpc_url` through host-proxy's egress port (its only route:
+/// give an `rpc_url` whose host does not resolve to prove it).
+pub fn enclave_app(
+    chain: &TestChain,
+    ports: Ports,
+    rpc_url: &str,
+    contract: Address,
+    key: usize,
+    extra: &[&str],
+) -> Service {
+    let mut file = tempfile::NamedTempFile::new().expect("key file");
+    writeln!(file, "{}", alloy::hex::encode(chain.keys[key].to_bytes())).expect("write key");
+    std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o600))
+        .expect("chmod key file");
+    let key_file = file.into_temp_path();
+    let mut command = Command::new(workspace_binary("enclave-app"));
+    command
+        .args(["--mode", "sim", "--rpc-url", rpc_url])
+        .arg(format!("--contract={contract}"))
+        .arg(format!("--egress=tcp://127.0.0.1:{}", ports.egress))
+        .arg(format!(
+            "--control-listen=tcp://127.0.0.1:{}",
+            ports.control
+        ))
+        .arg("--operator-key-file")
+        .arg(&key_file)
+        .args(["--poll-interval-ms", "100", "--log-filter", "info"])
+        .args(extra);
+    Service::spawn("enclave-app", &mut command, vec![key_file])
+}
+
+/// The enclave's state as a second control client sees it (the enclave serves a few
+/// at once): connects, takes the snapshot, disconnects.
+///
+/// # Panics
+/// When no snapshot arrives within `timeout`.
+pub async fn enclave_snapshot(control: Endpoint, timeout: Duration) -> Snapshot {
+    let state = HostState::new();
+    let (client, _handle) = control::client(control, state.clone());
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(client.run(shutdown.clone()));
+    let deadline = Instant::now() + timeout;
+    let snapshot = loop {
+        if let Some(snapshot) = state.snapshot() {
+            break snapshot;
+        }
+        assert!(Instant::now() < deadline, "no snapshot within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    shutdown.cancel();
+    let _ = task.await;
+    Snapshot::clone(&snapshot)
+}
+
+/// GETs `path` from host-proxy's web API: status code and JSON body.
+///
+/// # Panics
+/// When the request fails or the body is not JSON.
+pub async fn get_json(web_port: u16, path: &str) -> (u16, serde_json::Value) {
+    use http_body_util::{BodyExt, Empty};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Empty<bytes::Bytes>>();
+    let uri: hyper::Uri = format!("http://127.0.0.1:{web_port}{path}")
+        .parse()
+        .expect("URI");
+    let response = client.get(uri).await.expect("GET");
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, serde_json::from_slice(&body).expect("a JSON body"))
+}
+
+/// host-proxy's mirrored snapshot, from `/api/status` (`None` before the first).
+///
+/// # Panics
+/// When the API does not answer with a status body.
+pub async fn host_snapshot(web_port: u16) -> Option<Snapshot> {
+    let (_, body) = get_json(web_port, "/api/status").await;
+    serde_json::from_value(body["snapshot"].clone()).expect("a snapshot or null")
+}

@@ -1,0 +1,299 @@
+//! The simulated topology as real processes: anvil, host-proxy (egress forwarder,
+//! control client, web API) and enclave-app whose only route to the chain is the
+//! forwarder (its RPC URL names a host that does not resolve, so a direct
+//! connection is impossible). Chain time jumps with anvil's time calls.
+
+use std::time::{Duration, Instant};
+
+use abi::{
+    contract::RoundState,
+    state::{Settlement, Snapshot},
+};
+use alloy::providers::ext::AnvilApi;
+use tests::{
+    TestChain, milli, ok,
+    stack::{self, Ports, Service},
+};
+
+/// An RPC URL only the forwarder can serve: `.invalid` never resolves (RFC 2606).
+const UNREACHABLE_RPC: &str = "http://chain.invalid:8545";
+
+/// Waits until host-proxy's snapshot satisfies `check`; returns it.
+async fn host_until(
+    web: u16,
+    secs: u64,
+    what: &str,
+    check: impl Fn(&Snapshot) -> bool,
+) -> Snapshot {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(snapshot) = stack::host_snapshot(web).await
+            && check(&snapshot)
+        {
+            return snapshot;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "host-proxy never showed {what} within {secs} s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until host-proxy holds exactly the enclave's state (same sequence number,
+/// same content), as the enclave serves it to a second control client.
+async fn converged(ports: Ports, secs: u64) -> Snapshot {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let enclave =
+            stack::enclave_snapshot(ports.control_endpoint(), Duration::from_secs(10)).await;
+        if let Some(host) = stack::host_snapshot(ports.web).await
+            && host == enclave
+        {
+            return host;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "host-proxy's snapshot never equalled enclave-app's within {secs} s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// anvil with 1 s blocks, a Lottery with account 1 as operator, host-proxy and
+/// enclave-app (operator key = account 1).
+async fn topology() -> (
+    TestChain,
+    alloy::primitives::Address,
+    Ports,
+    Service,
+    Service,
+) {
+    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let lottery = chain.deploy_with_operator(500).await;
+    let contract = *lottery.address();
+    let ports = Ports::free();
+    let host = stack::host_proxy(ports, &chain.endpoint(), &[]);
+    let enclave = stack::enclave_app(&chain, ports, UNREACHABLE_RPC, contract, 1, &[]);
+    (chain, contract, ports, host, enclave)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_runs_end_to_end_through_the_forwarder() {
+    let (chain, contract, ports, host, enclave) = topology().await;
+    let lottery = abi::contract::Lottery::new(contract, chain.provider.clone());
+
+    // The operator commits round 1 through the forwarder; host-proxy mirrors it.
+    host_until(ports.web, 30, "round 1 committed", |s| {
+        s.round
+            .as_ref()
+            .is_some_and(|r| r.seed_commitment.is_some())
+    })
+    .await;
+    let (code, health) = stack::get_json(ports.web, "/api/health").await;
+    assert_eq!(code, 200, "{health}");
+    assert_eq!(health["controlChannel"], "connected");
+
+    for (i, amount) in [(0, 10), (1, 30)] {
+        ok(lottery
+            .placeBet()
+            .from(chain.player(i))
+            .value(milli(amount)))
+        .await;
+    }
+    let snapshot = host_until(ports.web, 10, "two participants", |s| {
+        s.participants.len() == 2
+    })
+    .await;
+    let round = snapshot.round.unwrap();
+    assert_eq!(round.state, RoundState::Betting);
+    assert_eq!(round.total_pot, milli(40));
+
+    // Into the draw window: the operator draws; the history reaches host-proxy.
+    let now = chain.now().await;
+    chain
+        .provider
+        .anvil_increase_time(round.min_draw_time - now)
+        .await
+        .unwrap();
+    let snapshot = host_until(ports.web, 30, "round 1 in the history", |s| {
+        s.history.first().is_some_and(|h| h.round_id == 1)
+    })
+    .await;
+    let Settlement::Completed { winner, .. } = &snapshot.history[0].settlement else {
+        panic!("round 1 was not drawn: {:?}", snapshot.history[0]);
+    };
+    assert!([chain.player(0), chain.player(1)].contains(winner));
+    let on_chain = lottery
+        .getRoundById(alloy::primitives::U256::from(1))
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(on_chain.winner, *winner);
+
+    // Round 2 is committed, and both sides hold the same state.
+    host_until(ports.web, 20, "round 2 committed", |s| {
+        s.round
+            .as_ref()
+            .is_some_and(|r| r.round_id == 2 && r.seed_commitment.is_some())
+    })
+    .await;
+    let held = converged(ports, 20).await;
+    assert_eq!(held.round.as_ref().unwrap().round_id, 2);
+    assert_eq!(held.contract, contract);
+
+    // Every RPC byte went through the forwarder, and it logged the streams it closed
+    // only when they ended (at the SIGTERM below).
+    drop(enclave);
+    host.wait_for_log(&["egress connection closed"], Duration::from_secs(10))
+        .await;
+}
+
+/// A CA named `ca_name`, and a certificate for `localhost` it issued: (CA PEM, server
+/// cert DER, key DER).
+fn issue_localhost_cert(
+    ca_name: &str,
+) -> (
+    String,
+    rustls::pki_types::CertificateDer<'static>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, ca_name);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let server = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&server_key, &ca)
+        .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into());
+    (ca.pem(), server.der().clone(), key)
+}
+
+/// A TLS JSON-RPC endpoint on a free port: terminates TLS with `cert` and passes the
+/// plaintext to anvil. Runs until the test ends.
+async fn tls_rpc_endpoint(
+    cert: rustls::pki_types::CertificateDer<'static>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+    anvil: String,
+) -> u16 {
+    let config = rustls::ServerConfig::builder_with_provider(abi::transport::crypto_provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let upstream = anvil.trim_start_matches("http://").to_owned();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                // A client that rejects the certificate ends the handshake: fine.
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut node = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut node).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_rpc_is_checked_inside_the_enclave_against_the_configured_ca() {
+    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let contract = *chain.deploy_with_operator(500).await.address();
+    let (ca_pem, cert, key) = issue_localhost_cert("test RPC CA");
+    let (other_ca, _, _) = issue_localhost_cert("another CA");
+    let tls_port = tls_rpc_endpoint(cert, key, chain.endpoint()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("rpc-ca.pem");
+    let other_file = dir.path().join("other-ca.pem");
+    std::fs::write(&ca_file, ca_pem).unwrap();
+    std::fs::write(&other_file, other_ca).unwrap();
+    // The enclave names the TLS endpoint's host (checked against the certificate);
+    // the forwarder, not the enclave, decides where the bytes go.
+    let rpc_url = format!("https://localhost:{tls_port}");
+
+    // With a CA the server's certificate does not chain to: refused, clearly, and the
+    // enclave never starts mirroring.
+    let ports = Ports::free();
+    let _host = stack::host_proxy(ports, &rpc_url, &[]);
+    let refused = stack::enclave_app(
+        &chain,
+        ports,
+        &rpc_url,
+        contract,
+        1,
+        &["--rpc-ca-file", other_file.to_str().unwrap()],
+    );
+    let line = refused
+        .wait_for_log(&["chain not reachable yet"], Duration::from_secs(20))
+        .await;
+    assert!(
+        line.contains("invalid peer certificate") && line.contains("UnknownIssuer"),
+        "{line}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!refused.logged(&["mirroring the contract"]));
+    drop(refused);
+
+    // Without an extra CA (web PKI roots only): refused the same way.
+    let ports = Ports::free();
+    let _host = stack::host_proxy(ports, &rpc_url, &[]);
+    let default_roots = stack::enclave_app(&chain, ports, &rpc_url, contract, 1, &[]);
+    let line = default_roots
+        .wait_for_log(&["chain not reachable yet"], Duration::from_secs(20))
+        .await;
+    assert!(line.contains("invalid peer certificate"), "{line}");
+    drop(default_roots);
+
+    // With the right CA: calls complete and the state reaches host-proxy.
+    let ports = Ports::free();
+    let _host = stack::host_proxy(ports, &rpc_url, &[]);
+    let trusted = stack::enclave_app(
+        &chain,
+        ports,
+        &rpc_url,
+        contract,
+        1,
+        &["--rpc-ca-file", ca_file.to_str().unwrap()],
+    );
+    trusted
+        .wait_for_log(&["mirroring the contract"], Duration::from_secs(20))
+        .await;
+    let snapshot = host_until(ports.web, 20, "the contract's config", |s| {
+        s.config.is_some()
+    })
+    .await;
+    assert_eq!(snapshot.contract, contract);
+    assert!(!trusted.logged(&["invalid peer certificate"]));
+
+    // A CA file that is not PEM certificates stops enclave-app at start, naming it.
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate").unwrap();
+    let mut bad = stack::enclave_app(
+        &chain,
+        Ports::free(),
+        &rpc_url,
+        contract,
+        1,
+        &["--rpc-ca-file", garbage.to_str().unwrap()],
+    );
+    bad.wait_for_log(&["garbage.pem", "no CERTIFICATE"], Duration::from_secs(10))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!bad.is_running());
+}
