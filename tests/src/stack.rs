@@ -265,13 +265,27 @@ pub async fn enclave_snapshot(control: Endpoint, timeout: Duration) -> Snapshot 
 /// # Panics
 /// When the request fails or the body is not JSON.
 pub async fn get_json(web_port: u16, path: &str) -> (u16, serde_json::Value) {
+    try_get_json(web_port, path)
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
+/// Like [`get_json`], but a refused connection (host-proxy not up yet, or down) is
+/// an `Err`.
+///
+/// # Panics
+/// When the body is not JSON.
+pub async fn try_get_json(
+    web_port: u16,
+    path: &str,
+) -> Result<(u16, serde_json::Value), hyper_util::client::legacy::Error> {
     use http_body_util::{BodyExt, Empty};
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<Empty<bytes::Bytes>>();
     let uri: hyper::Uri = format!("http://127.0.0.1:{web_port}{path}")
         .parse()
         .expect("URI");
-    let response = client.get(uri).await.expect("GET");
+    let response = client.get(uri).await?;
     let status = response.status().as_u16();
     let body = response
         .into_body()
@@ -279,14 +293,15 @@ pub async fn get_json(web_port: u16, path: &str) -> (u16, serde_json::Value) {
         .await
         .expect("body")
         .to_bytes();
-    (status, serde_json::from_slice(&body).expect("a JSON body"))
+    Ok((status, serde_json::from_slice(&body).expect("a JSON body")))
 }
 
-/// host-proxy's mirrored snapshot, from `/api/status` (`None` before the first).
+/// host-proxy's mirrored snapshot, from `/api/status` (`None` before the first, or
+/// while host-proxy is not listening).
 ///
 /// # Panics
-/// When the API does not answer with a status body.
+/// When the API answers with something other than a status body.
 pub async fn host_snapshot(web_port: u16) -> Option<Snapshot> {
-    let (_, body) = get_json(web_port, "/api/status").await;
+    let (_, body) = try_get_json(web_port, "/api/status").await.ok()?;
     serde_json::from_value(body["snapshot"].clone()).expect("a snapshot or null")
 }

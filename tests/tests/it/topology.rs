@@ -297,3 +297,231 @@ async fn https_rpc_is_checked_inside_the_enclave_against_the_configured_ca() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!bad.is_running());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_proxy_restarts_mid_round_and_everything_converges() {
+    let (chain, contract, ports, mut host, mut enclave) = topology().await;
+    let lottery = abi::contract::Lottery::new(contract, chain.provider.clone());
+    host_until(ports.web, 30, "round 1 committed", |s| {
+        s.round
+            .as_ref()
+            .is_some_and(|r| r.seed_commitment.is_some())
+    })
+    .await;
+    for (i, amount) in [(0, 10), (1, 20), (2, 30)] {
+        ok(lottery
+            .placeBet()
+            .from(chain.player(i))
+            .value(milli(amount)))
+        .await;
+    }
+    let round = host_until(ports.web, 10, "three participants", |s| {
+        s.participants.len() == 3
+    })
+    .await
+    .round
+    .unwrap();
+
+    // host-proxy dies (SIGKILL) mid-round: the enclave loses its route to the chain
+    // and its control connection, and keeps running.
+    host.kill();
+    enclave
+        .wait_for_log(&["control connection closed"], Duration::from_secs(10))
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(enclave.is_running(), "enclave-app exited with host-proxy");
+
+    // The draw window opens while the forwarder is still down; it comes back inside
+    // the window, and the draw lands.
+    let now = chain.now().await;
+    chain
+        .provider
+        .anvil_increase_time(round.min_draw_time - now)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    host = stack::host_proxy(ports, &chain.endpoint(), &[]);
+    let snapshot = host_until(ports.web, 40, "round 1 in the history", |s| {
+        s.history.first().is_some_and(|h| h.round_id == 1)
+    })
+    .await;
+    assert!(
+        matches!(snapshot.history[0].settlement, Settlement::Completed { .. }),
+        "{:?}",
+        snapshot.history[0]
+    );
+    let on_chain = lottery
+        .getRoundById(alloy::primitives::U256::from(1))
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(on_chain.state, RoundState::Completed as u8);
+    assert!(on_chain.endTime <= on_chain.maxDrawTime);
+
+    // The new host-proxy holds exactly the enclave's state, and reports it healthy.
+    converged(ports, 20).await;
+    let (code, _) = stack::get_json(ports.web, "/api/health").await;
+    assert_eq!(code, 200);
+    assert!(enclave.is_running());
+    assert!(host.is_running());
+
+    // enclave-app restarts too: the control channel comes back and converges again.
+    enclave.kill();
+    let (code, health) = loop {
+        let (code, health) = stack::get_json(ports.web, "/api/health").await;
+        if code == 503 {
+            break (code, health);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(code, 503);
+    assert_eq!(health["controlChannel"], "disconnected");
+    let _enclave = stack::enclave_app(&chain, ports, UNREACHABLE_RPC, contract, 1, &[]);
+    host_until(ports.web, 30, "round 1 in the rebuilt history", |s| {
+        s.history.first().is_some_and(|h| h.round_id == 1)
+    })
+    .await;
+    converged(ports, 20).await;
+}
+
+/// Sends `bytes` on a fresh connection to `port` (then half-closes when `finish`),
+/// and waits until the other side closes it. Returns the connection's local port,
+/// which the peer's log names.
+async fn send_and_expect_close(port: u16, bytes: &[u8], finish: bool) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let local = stream.local_addr().unwrap().port();
+    stream.write_all(bytes).await.unwrap();
+    if finish {
+        stream.shutdown().await.unwrap();
+    }
+    let closed = tokio::time::timeout(Duration::from_secs(15), async {
+        let mut buffer = vec![0; 64 * 1024];
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "port {port} kept the connection open");
+    local
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_input_on_every_port_closes_only_that_connection() {
+    use abi::control::{HostMessage, MAX_FRAME_BYTES, encode_frame};
+    let (chain, contract, ports, host, mut enclave) = topology().await;
+    host_until(ports.web, 30, "the first snapshot", |s| s.config.is_some()).await;
+
+    // The enclave's control port: each bad stream is closed with its reason logged.
+    let hello = encode_frame(HostMessage::Hello {
+        protocol_version: 1,
+    })
+    .unwrap();
+    let mut random = vec![0u8; 4096];
+    rand::Rng::fill(
+        &mut <rand::rngs::StdRng as rand::SeedableRng>::from_os_rng(),
+        &mut random[..],
+    );
+    let mut oversized = u32::try_from(MAX_FRAME_BYTES + 1)
+        .unwrap()
+        .to_be_bytes()
+        .to_vec();
+    oversized.extend([0xa1; 32]);
+    let cases: Vec<(Vec<u8>, bool, &str)> = vec![
+        (random, false, "reason="),
+        (oversized, false, "frame larger than"),
+        (u32::MAX.to_be_bytes().to_vec(), false, "frame larger than"),
+        (hello[..hello.len() / 2].to_vec(), true, "middle of a frame"),
+        (
+            encode_frame(HostMessage::Hello {
+                protocol_version: 99,
+            })
+            .unwrap(),
+            false,
+            "protocol version 99",
+        ),
+        (
+            encode_frame(HostMessage::Heartbeat).unwrap(),
+            false,
+            "not Hello",
+        ),
+        (
+            [&hello[..], &[0, 0, 0, 3, 0xff, 0xff, 0xff]].concat(),
+            false,
+            "malformed message",
+        ),
+        (Vec::new(), false, "no Hello within"),
+    ];
+    // One at a time: the enclave serves only a few control connections at once (the
+    // rest are closed at once, which is its own defence).
+    for (bytes, finish, reason) in cases {
+        let local = send_and_expect_close(ports.control, &bytes, finish).await;
+        enclave
+            .wait_for_log(
+                &["control connection closed", &format!(":{local} "), reason],
+                Duration::from_secs(10),
+            )
+            .await;
+    }
+
+    // host-proxy's web port: garbage is answered with 400 or a closed socket.
+    send_and_expect_close(ports.web, b"\x16\x03\x01garbage\r\n\r\n", false).await;
+    send_and_expect_close(
+        ports.web,
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n",
+        false,
+    )
+    .await;
+    // Its egress port forwards bytes, whatever they are: the upstream (anvil)
+    // rejects them and that one stream closes.
+    send_and_expect_close(ports.egress, b"\x00\x01 not http at all\r\n\r\n", true).await;
+
+    // Both processes are healthy and still in step.
+    assert!(enclave.is_running());
+    let (code, _) = stack::get_json(ports.web, "/api/health").await;
+    assert_eq!(code, 200);
+    let lottery = abi::contract::Lottery::new(contract, chain.provider.clone());
+    ok(lottery.placeBet().from(chain.player(0)).value(milli(10))).await;
+    host_until(ports.web, 10, "the bet", |s| s.participants.len() == 1).await;
+    converged(ports, 20).await;
+    drop(host);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_proxy_survives_a_misbehaving_enclave() {
+    use abi::control::{EnclaveHello, EnclaveMessage, encode_frame};
+    use tokio::io::AsyncWriteExt;
+    let ports = Ports::free();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", ports.control))
+        .await
+        .unwrap();
+    let host = stack::host_proxy(ports, "http://127.0.0.1:1", &[]);
+    let wrong_version = encode_frame(EnclaveMessage::Hello(EnclaveHello {
+        protocol_version: 42,
+        app_version: "9.9.9".into(),
+        limits: abi::state::StateLimits::default(),
+    }))
+    .unwrap();
+    for (bytes, reason) in [
+        (vec![0xde, 0xad, 0xbe, 0xef, 1, 2, 3], "frame larger than"),
+        (vec![0, 0, 0, 2, 0xff, 0x00], "malformed message"),
+        (wrong_version, "protocol version 42"),
+    ] {
+        let (mut stream, _) = tokio::time::timeout(Duration::from_secs(15), listener.accept())
+            .await
+            .expect("host-proxy reconnects")
+            .unwrap();
+        stream.write_all(&bytes).await.unwrap();
+        host.wait_for_log(&["control channel down", reason], Duration::from_secs(10))
+            .await;
+        drop(stream);
+    }
+    let (code, health) = stack::get_json(ports.web, "/api/health").await;
+    assert_eq!(code, 503, "{health}");
+    assert_eq!(health["controlChannel"], "disconnected");
+}
