@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod chain_client;
+mod control_channel;
 mod enclave_process;
 mod gas;
 mod hostile;
