@@ -25,6 +25,7 @@ pub use Lottery::{LotteryErrors, LotteryEvents, LotteryInstance};
 
 /// The life cycle of a round, as the contract's `RoundState` enum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RoundState {
     /// Open for a seed commitment; the first bet starts betting.
@@ -85,6 +86,7 @@ impl fmt::Display for RoundState {
 
 /// Why a round was refunded, as the contract's `RefundReason` enum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RefundReason {
     /// The operator called `refundRound`.

@@ -59,7 +59,7 @@ pub enum EnclaveMessage {
     Hello(EnclaveHello),
     /// The whole state; sent after `Hello`, after a `Resync` request, and whenever
     /// the enclave dropped events for this connection.
-    Snapshot(Snapshot),
+    Snapshot(Box<Snapshot>),
     /// One change, numbered one past the previous event or snapshot.
     Event(StateEvent),
     /// Sent every [`HEARTBEAT_INTERVAL`], with the sequence number of the last state
@@ -472,7 +472,7 @@ mod tests {
             app_version: "0.1.0".into(),
             limits: StateLimits::default(),
         }));
-        round_trip(EnclaveMessage::Snapshot(snapshot()));
+        round_trip(EnclaveMessage::Snapshot(Box::new(snapshot())));
         round_trip(EnclaveMessage::Event(StateEvent {
             seq: 8,
             change: StateChange::OperatorUpdate(OperatorStatus::Idle),
@@ -566,7 +566,7 @@ mod tests {
             assert!(matches!(err, FrameError::Malformed(_)), "{err}");
         }
         // A valid enclave message is not a host message.
-        let frame = encode_frame(EnclaveMessage::Snapshot(snapshot())).unwrap();
+        let frame = encode_frame(EnclaveMessage::Snapshot(Box::new(snapshot()))).unwrap();
         assert!(matches!(
             decode_stream::<HostMessage>(&frame),
             Err(FrameError::Malformed(_))

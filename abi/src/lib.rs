@@ -1,5 +1,6 @@
 //! Every interface that crosses a process or chain boundary, defined once.
 //!
+//! - [`api`]: the web API's responses, requests and WebSocket feed messages.
 //! - [`contract`]: the `Lottery` contract's alloy bindings, generated from the committed
 //!   compiler artifact (`artifacts/Lottery.json`), plus its typed round states and
 //!   human-readable revert reasons.
@@ -22,6 +23,7 @@
 //! This crate must not hold policy (when to draw, how to retry): that is enclave-app's.
 //! The `lottery` admin binary lives here behind the default `cli` feature.
 
+pub mod api;
 pub mod contract;
 pub mod control;
 pub mod draw;

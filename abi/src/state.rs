@@ -16,12 +16,14 @@ use crate::{
 
 /// The latest block the mirror has processed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ChainHead {
     /// Block number.
     pub number: u64,
     /// Block hash.
     #[serde(with = "hash")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub hash: B256,
     /// Block timestamp (chain time, seconds).
     pub timestamp: u64,
@@ -29,6 +31,7 @@ pub struct ChainHead {
 
 /// How a settled round ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(
     rename_all = "camelCase",
     rename_all_fields = "camelCase",
@@ -39,15 +42,19 @@ pub enum Settlement {
     Completed {
         /// The winner.
         #[serde(with = "checksummed")]
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         winner: Address,
         /// Paid to the winner, in wei.
         #[serde(with = "wei")]
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         prize: U256,
         /// Credited to the publisher, in wei.
         #[serde(with = "wei")]
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         commission: U256,
         /// The revealed seed: anyone can recompute the winner from it.
         #[serde(with = "hash")]
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         seed: B256,
     },
     /// Every stake was returned (withdrawable).
@@ -59,12 +66,14 @@ pub enum Settlement {
 
 /// One settled round in the history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
     /// The round.
     pub round_id: u64,
     /// Sum of all stakes, in wei.
     #[serde(with = "wei")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub total_pot: U256,
     /// Distinct players.
     pub participant_count: u64,
@@ -77,11 +86,13 @@ pub struct HistoryEntry {
     pub block_number: u64,
     /// The settling transaction.
     #[serde(with = "hash")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub transaction_hash: TxHash,
 }
 
 /// What happened, for the activity feed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(
     rename_all = "camelCase",
     rename_all_fields = "camelCase",
@@ -98,12 +109,15 @@ pub enum ActivityKind {
     Bet {
         /// The player.
         #[serde(with = "checksummed")]
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         player: Address,
         /// This bet, in wei.
         #[serde(with = "wei")]
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         amount: U256,
         /// The player's stake in the round after it, in wei.
         #[serde(with = "wei")]
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         new_total: U256,
     },
     /// Betting was extended.
@@ -115,9 +129,11 @@ pub enum ActivityKind {
     RoundCompleted {
         /// The winner.
         #[serde(with = "checksummed")]
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         winner: Address,
         /// Paid to the winner, in wei.
         #[serde(with = "wei")]
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         prize: U256,
     },
     /// The round was refunded.
@@ -129,9 +145,11 @@ pub enum ActivityKind {
     Withdrawn {
         /// Who withdrew.
         #[serde(with = "checksummed")]
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         account: Address,
         /// How much, in wei.
         #[serde(with = "wei")]
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         amount: U256,
     },
     /// A setting changed (minimum bet, betting duration, minimum participants, operator).
@@ -143,6 +161,7 @@ pub enum ActivityKind {
 
 /// One entry of the activity feed: one contract event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Activity {
     /// The round it belongs to (0 for round-less events such as withdrawals).
@@ -156,6 +175,7 @@ pub struct Activity {
     pub block_number: u64,
     /// Its transaction.
     #[serde(with = "hash")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub transaction_hash: TxHash,
     /// Its position in the block, for ordering and de-duplication.
     pub log_index: u64,
@@ -163,6 +183,7 @@ pub struct Activity {
 
 /// What the passive operator is doing, for people and for `/api/operator`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(
     rename_all = "camelCase",
     rename_all_fields = "camelCase",
@@ -177,9 +198,11 @@ pub enum OperatorStatus {
         reason: String,
         /// The operator key this process holds, if any.
         #[serde(with = "checksummed::option")]
+        #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
         key_address: Option<Address>,
         /// The contract's operator, if set.
         #[serde(with = "checksummed::option")]
+        #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
         contract_operator: Option<Address>,
     },
     /// Nothing to do until the chain moves.
@@ -190,6 +213,7 @@ pub enum OperatorStatus {
         round_id: u64,
         /// The transaction, once sent.
         #[serde(with = "hash::option")]
+        #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
         transaction_hash: Option<TxHash>,
     },
     /// Betting is open or the draw window has not opened yet.
@@ -205,6 +229,7 @@ pub enum OperatorStatus {
         round_id: u64,
         /// The transaction, once sent.
         #[serde(with = "hash::option")]
+        #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
         transaction_hash: Option<TxHash>,
     },
     /// Refunding the round.
@@ -215,6 +240,7 @@ pub enum OperatorStatus {
         reason: String,
         /// The transaction, once sent.
         #[serde(with = "hash::option")]
+        #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
         transaction_hash: Option<TxHash>,
     },
     /// Something failed; the operator keeps retrying while that can still help.
@@ -226,12 +252,14 @@ pub enum OperatorStatus {
 
 /// The whole mirrored state at one sequence number.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {
     /// The sequence number of the last event folded into this snapshot (0 = none).
     pub seq: u64,
     /// The contract mirrored.
     #[serde(with = "checksummed")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub contract: Address,
     /// Its chain.
     pub chain_id: u64,
@@ -253,6 +281,7 @@ pub struct Snapshot {
 
 /// One change to the state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(
     rename_all = "snake_case",
     rename_all_fields = "camelCase",
@@ -285,6 +314,7 @@ pub enum StateChange {
 
 /// A change with its sequence number.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StateEvent {
     /// Strictly increasing by one per event, from 1.
@@ -310,6 +340,7 @@ pub const DEFAULT_ACTIVITY_LIMIT: usize = 500;
 
 /// How many entries the bounded lists keep (the oldest are dropped first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StateLimits {
     /// Settled rounds in [`Snapshot::history`].

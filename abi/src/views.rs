@@ -123,6 +123,7 @@ pub fn format_eth(wei: U256) -> String {
 
 /// A round: the current one, or a settled one in the history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RoundView {
     /// Round number, from 1.
@@ -139,23 +140,29 @@ pub struct RoundView {
     pub max_draw_time: u64,
     /// Sum of all stakes, in wei.
     #[serde(with = "wei")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub total_pot: U256,
     /// Distinct players.
     pub participant_count: u64,
     /// The winner of a completed round.
     #[serde(with = "checksummed::option")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub winner: Option<Address>,
     /// Paid to the winner of a completed round, in wei.
     #[serde(with = "wei")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub prize: U256,
     /// Credited to the publisher for a completed round, in wei.
     #[serde(with = "wei")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub commission: U256,
     /// The operator's seed commitment, once made.
     #[serde(with = "hash::option")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub seed_commitment: Option<B256>,
     /// The seed revealed by the draw.
     #[serde(with = "hash::option")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub revealed_seed: Option<B256>,
 }
 
@@ -183,13 +190,16 @@ impl TryFrom<Lottery::RoundInfo> for RoundView {
 
 /// One participant of the current round.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ParticipantView {
     /// The player's address.
     #[serde(with = "checksummed")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub address: Address,
     /// Their accumulated stake, in wei.
     #[serde(with = "wei")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub amount: U256,
     /// Their probability of winning, `amount / totalPot`, in `[0, 1]`.
     pub win_chance: f64,
@@ -227,18 +237,22 @@ pub fn chance(part: U256, total: U256) -> f64 {
 
 /// The contract's configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigView {
     /// The deployer; receives the commission.
     #[serde(with = "checksummed")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub publisher: Address,
     /// The operator key, once set.
     #[serde(with = "checksummed::option")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub operator: Option<Address>,
     /// Commission in basis points.
     pub commission_bps: u64,
     /// Smallest accepted bet, in wei.
     #[serde(with = "wei")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub min_bet_amount: U256,
     /// Seconds of betting after the first bet.
     pub betting_duration: u64,

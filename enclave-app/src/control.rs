@@ -219,7 +219,7 @@ async fn serve(
     // The sequence number of the last state sent on this connection: heartbeats
     // carry it, so the host can check that it holds exactly that state.
     let mut sent_seq = snapshot.seq;
-    if let Err(end) = send(&mut conn, EnclaveMessage::Snapshot(snapshot)).await {
+    if let Err(end) = send(&mut conn, EnclaveMessage::Snapshot(Box::new(snapshot))).await {
         return end;
     }
     let mut pending: Pending = FuturesUnordered::new();
@@ -240,7 +240,7 @@ async fn serve(
                         debug!(target: "enclave_app::control", "host asked for a snapshot");
                         let (snapshot, fresh) = store.subscribe();
                         events = fresh;
-                        EnclaveMessage::Snapshot(snapshot)
+                        EnclaveMessage::Snapshot(Box::new(snapshot))
                     }
                     Some(Ok(HostMessage::Request { id, request })) => {
                         if let Err(e) = request.validate() {
@@ -272,7 +272,7 @@ async fn serve(
                     warn!(target: "enclave_app::control", missed, "host fell behind; sending a snapshot");
                     let (snapshot, fresh) = store.subscribe();
                     events = fresh;
-                    EnclaveMessage::Snapshot(snapshot)
+                    EnclaveMessage::Snapshot(Box::new(snapshot))
                 }
                 Err(RecvError::Closed) => return SessionEnd::Shutdown,
             },

@@ -11,7 +11,10 @@ use abi::{
 };
 use clap::{Parser, ValueEnum};
 
-use crate::egress::{self, EgressAllowlist, EgressRoute, EgressSettings};
+use crate::{
+    egress::{self, EgressAllowlist, EgressRoute, EgressSettings},
+    web::{WebSettings, feed::FeedSettings},
+};
 
 /// Where host-proxy runs, which decides the default endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -86,6 +89,31 @@ pub struct Cli {
     #[arg(long, env = "HOST_PROXY_LISTEN", value_name = "ADDR", default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
 
+    /// The built web page to serve (when the folder exists).
+    #[arg(
+        long,
+        env = "HOST_PROXY_FRONTEND_DIR",
+        value_name = "PATH",
+        default_value = "frontend/dist"
+    )]
+    pub frontend_dir: PathBuf,
+
+    /// An origin allowed to call the API from another site, e.g.
+    /// https://lottery.example.org (repeat for several; none: same origin only).
+    #[arg(
+        long = "cors-origin",
+        env = "HOST_PROXY_CORS_ORIGINS",
+        value_name = "ORIGIN",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
+
+    /// Open WebSocket feed connections at most.
+    #[arg(long, env = "HOST_PROXY_MAX_WS_CLIENTS", value_name = "N",
+          default_value_t = crate::web::feed::DEFAULT_MAX_CLIENTS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_ws_clients: u64,
+
     /// Log line format on stderr.
     #[arg(long, env = "HOST_PROXY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -125,6 +153,9 @@ pub enum ConfigError {
         /// Its value.
         value: String,
     },
+    /// A CORS origin is not a valid header value.
+    #[error("--cors-origin {0:?} is not a valid origin (e.g. https://lottery.example.org)")]
+    CorsOrigin(String),
     /// The log filter does not parse.
     #[error("--log-filter is not a valid log filter")]
     LogFilter(#[source] LoggingError),
@@ -143,6 +174,10 @@ pub struct Config {
     pub control: Endpoint,
     /// The web API's address.
     pub listen: SocketAddr,
+    /// Static files and CORS.
+    pub web: WebSettings,
+    /// WebSocket feed limits.
+    pub feed: FeedSettings,
     /// Log line format.
     pub log_format: LogFormat,
     /// Log filter, checked to parse.
@@ -192,8 +227,28 @@ impl Config {
                 });
             }
         }
+        let cors_origins = cli
+            .cors_origins
+            .iter()
+            .map(|origin| {
+                let valid = (origin.starts_with("http://") || origin.starts_with("https://"))
+                    && !origin.ends_with('/');
+                valid
+                    .then(|| axum::http::HeaderValue::from_str(origin).ok())
+                    .flatten()
+                    .ok_or_else(|| ConfigError::CorsOrigin(origin.clone()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             mode: cli.mode,
+            web: WebSettings {
+                frontend_dir: Some(cli.frontend_dir),
+                cors_origins,
+            },
+            feed: FeedSettings {
+                // Lossless: at most 1,000,000.
+                max_clients: usize::try_from(cli.max_ws_clients).unwrap_or(usize::MAX),
+            },
             routes,
             egress: EgressSettings {
                 // Lossless: at most 65,536.

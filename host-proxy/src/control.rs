@@ -281,7 +281,7 @@ impl ControlClient {
                         EnclaveMessage::Hello(_) => return SessionEnd::SecondHello,
                         EnclaveMessage::Snapshot(snapshot) => {
                             debug!(target: "host_proxy::control", seq = snapshot.seq, "snapshot");
-                            self.state.replace(snapshot);
+                            self.state.replace(*snapshot);
                             awaiting_snapshot = false;
                             continue;
                         }

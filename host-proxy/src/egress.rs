@@ -85,7 +85,7 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = endpoint::CONNECT_TIMEOUT;
 /// buffer and lets a bulk transfer (a large `eth_getLogs` answer) move in few
 /// system calls; tokio's 8 KiB default costs about a third of the throughput on
 /// loopback.
-pub const COPY_BUFFER_BYTES: usize = 64 * 1024;
+pub const COPY_BUFFER_BYTES: usize = 16 * 1024;
 
 /// Largest allowlist file read. A route is one short table (~100 bytes with its
 /// comment); 64 KiB holds hundreds, so anything bigger is not an allowlist and is
@@ -646,6 +646,12 @@ async fn accept_loop(
         };
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
+            // A peer that reset before (or while) we took it: nothing to wait for.
+            Err(error) if peer_gone(&error) => {
+                debug!(route = %route.label, %error, "egress peer left before the accept");
+                continue;
+            }
+            // Anything else (EMFILE, ENFILE, ENOBUFS...) may persist: back off briefly.
             Err(error) => {
                 warn!(route = %route.label, %error, "egress accept failed; retrying shortly");
                 tokio::select! {
@@ -680,6 +686,17 @@ async fn accept_loop(
         ));
     }
     debug!(route = %route.label, "egress accept loop stopped");
+}
+
+/// Accept errors that concern one peer only (it reset or left), not the listener.
+fn peer_gone(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::NotConnected
+            | io::ErrorKind::InvalidInput
+    )
 }
 
 /// Decrements the open-connections gauge however the connection ends.

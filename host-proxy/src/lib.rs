@@ -31,7 +31,7 @@ use crate::{
     control::ControlHandle,
     egress::{EgressError, EgressForwarder},
     state::HostState,
-    web::AppState,
+    web::{AppState, feed::Feed},
 };
 
 /// Why host-proxy could not start.
@@ -95,10 +95,16 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
 
     let state = HostState::new();
     let (client, control) = control::client(config.control.clone(), state.clone());
-    let app = web::router(AppState {
-        host: state.clone(),
-        control: control.clone(),
-    });
+    web::metrics::handle();
+    let feed = Feed::start(state.clone(), config.feed, shutdown.clone());
+    let app = web::router(
+        AppState {
+            host: state.clone(),
+            control: control.clone(),
+            feed,
+        },
+        &config.web,
+    );
 
     let tasks = TaskTracker::new();
     tasks.spawn(forwarder.run(shutdown.clone()));

@@ -12,7 +12,7 @@ use std::{
 
 use abi::{
     control::EnclaveHello,
-    state::{OutOfSequence, Snapshot, StateEvent, StateLimits, apply},
+    state::{OperatorStatus, OutOfSequence, Snapshot, StateChange, StateEvent, StateLimits, apply},
 };
 use tokio::sync::broadcast;
 
@@ -23,6 +23,8 @@ pub const UPDATE_CAPACITY: usize = 1024;
 
 /// A change subscribers hear about.
 #[derive(Debug, Clone, PartialEq)]
+// Events are the common case; boxing each would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
 pub enum Update {
     /// The whole state was replaced (a new connection or a resync).
     Snapshot(Arc<Snapshot>),
@@ -56,6 +58,8 @@ struct Inner {
     enclave_version: Option<String>,
     down_since: Option<Instant>,
     connections: u64,
+    /// When the head last changed, by this host's clock.
+    head_seen: Option<Instant>,
 }
 
 /// The mirrored state; cheap to clone (shared).
@@ -82,6 +86,7 @@ impl HostState {
                 enclave_version: None,
                 down_since: None,
                 connections: 0,
+                head_seen: None,
             })),
             updates: broadcast::channel(UPDATE_CAPACITY).0,
         }
@@ -115,6 +120,12 @@ impl HostState {
         }
     }
 
+    /// Time since the chain head last advanced, as this host saw it (`None` before the
+    /// first head).
+    pub fn head_age(&self) -> Option<std::time::Duration> {
+        self.read().head_seen.map(|t| t.elapsed())
+    }
+
     /// The current snapshot and a receiver of every later update, atomically.
     pub fn subscribe(&self) -> (Option<Arc<Snapshot>>, broadcast::Receiver<Update>) {
         let inner = self.read();
@@ -129,6 +140,7 @@ impl HostState {
         inner.enclave_version = Some(hello.app_version.clone());
         inner.down_since = None;
         inner.connections += 1;
+        metrics::counter!("control_channel_connections_total").increment(1);
         let _ = self.updates.send(Update::Connection(true));
     }
 
@@ -146,6 +158,10 @@ impl HostState {
     pub(crate) fn replace(&self, snapshot: Snapshot) {
         let snapshot = Arc::new(snapshot);
         let mut inner = self.write();
+        let old_head = inner.snapshot.as_ref().and_then(|s| s.head);
+        if snapshot.head.is_some() && snapshot.head != old_head {
+            inner.head_seen = Some(Instant::now());
+        }
         inner.snapshot = Some(Arc::clone(&snapshot));
         let _ = self.updates.send(Update::Snapshot(snapshot));
     }
@@ -165,6 +181,32 @@ impl HostState {
             });
         };
         apply(Arc::make_mut(snapshot), &event, &limits)?;
+        match &event.change {
+            StateChange::HeadUpdate(_) => inner.head_seen = Some(Instant::now()),
+            // A transaction the operator sent: counted once, when its hash appears.
+            StateChange::OperatorUpdate(
+                status @ (OperatorStatus::Committing {
+                    transaction_hash: Some(_),
+                    ..
+                }
+                | OperatorStatus::Drawing {
+                    transaction_hash: Some(_),
+                    ..
+                }
+                | OperatorStatus::Refunding {
+                    transaction_hash: Some(_),
+                    ..
+                }),
+            ) => {
+                let action = match status {
+                    OperatorStatus::Committing { .. } => "commit",
+                    OperatorStatus::Drawing { .. } => "draw",
+                    _ => "refund",
+                };
+                metrics::counter!("operator_actions_total", "action" => action).increment(1);
+            }
+            _ => {}
+        }
         let _ = self.updates.send(Update::Event(event));
         Ok(())
     }

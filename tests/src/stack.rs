@@ -80,7 +80,12 @@ impl Service {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                eprintln!("[{name}] {line}");
+                // The runner shows a test's stderr when it fails: the services' logs
+                // explain most failures.
+                #[allow(clippy::print_stderr)]
+                {
+                    eprintln!("[{name}] {line}");
+                }
                 sink.lock().expect("log lines").push(line);
             }
         });
@@ -296,12 +301,23 @@ pub async fn try_get_json(
     Ok((status, serde_json::from_slice(&body).expect("a JSON body")))
 }
 
-/// host-proxy's mirrored snapshot, from `/api/status` (`None` before the first, or
-/// while host-proxy is not listening).
+/// host-proxy's mirrored snapshot: the first message of its WebSocket feed (`None`
+/// before the enclave's first snapshot, or while host-proxy is not listening).
 ///
 /// # Panics
-/// When the API answers with something other than a status body.
+/// When the feed's first message is neither a snapshot nor a heartbeat.
 pub async fn host_snapshot(web_port: u16) -> Option<Snapshot> {
-    let (_, body) = try_get_json(web_port, "/api/status").await.ok()?;
-    serde_json::from_value(body["snapshot"].clone()).expect("a snapshot or null")
+    use futures_util::StreamExt;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{web_port}/ws"))
+        .await
+        .ok()?;
+    let first = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .ok()??
+        .ok()?;
+    let text = first.into_text().expect("a text message");
+    match serde_json::from_str::<abi::api::FeedNotice>(&text).expect("a feed notice") {
+        abi::api::FeedNotice::Snapshot { data, .. } => Some(*data),
+        abi::api::FeedNotice::Heartbeat { .. } => None,
+    }
 }

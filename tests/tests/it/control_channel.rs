@@ -277,7 +277,7 @@ async fn gaps_and_foreign_sequence_numbers_make_the_host_resync() {
     let mut snapshot = store(16).snapshot();
     snapshot.seq = 5;
     enclave
-        .send(EnclaveMessage::Snapshot(snapshot.clone()))
+        .send(EnclaveMessage::Snapshot(Box::new(snapshot.clone())))
         .await
         .unwrap();
     let event = |seq| StateEvent {
@@ -295,7 +295,7 @@ async fn gaps_and_foreign_sequence_numbers_make_the_host_resync() {
     snapshot.seq = 9;
     snapshot.head = Some(head(9));
     enclave
-        .send(EnclaveMessage::Snapshot(snapshot.clone()))
+        .send(EnclaveMessage::Snapshot(Box::new(snapshot.clone())))
         .await
         .unwrap();
     eventually(5, "the new snapshot", || {
@@ -312,7 +312,7 @@ async fn gaps_and_foreign_sequence_numbers_make_the_host_resync() {
     // One naming the held number is quiet.
     snapshot.seq = 12;
     enclave
-        .send(EnclaveMessage::Snapshot(snapshot.clone()))
+        .send(EnclaveMessage::Snapshot(Box::new(snapshot.clone())))
         .await
         .unwrap();
     enclave

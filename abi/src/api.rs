@@ -1,0 +1,212 @@
+//! The web API's own shapes (host-proxy serves them, the web page reads them): the
+//! REST responses built around the [`crate::views`] and [`crate::state`] types, the
+//! WebSocket feed's messages, and the error body. Browser JSON rules apply
+//! (camelCase, wei as decimal strings, checksummed addresses, seconds).
+
+use alloy::primitives::{Address, U256};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    state::{ChainHead, OperatorStatus, Snapshot, StateEvent},
+    views::{ConfigView, RoundView, checksummed, wei},
+};
+
+/// Every error response: `{"error": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ErrorBody {
+    /// What went wrong, in a sentence.
+    pub error: String,
+}
+
+/// `/api/health`: liveness (any answer) and readiness (200 only when ready).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct HealthView {
+    /// `ok` when ready, `unavailable` otherwise.
+    pub status: String,
+    /// Whether the control channel to the enclave is up.
+    pub control_channel_connected: bool,
+    /// Seconds since the chain head last advanced, as host-proxy saw it.
+    pub head_age_secs: Option<u64>,
+    /// The latest block the enclave processed.
+    pub head: Option<ChainHead>,
+    /// What the operator is doing.
+    pub operator: Option<OperatorStatus>,
+    /// Why it is not ready, when it is not.
+    pub reasons: Vec<String>,
+}
+
+/// `/api/status`: everything a page needs at a glance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct StatusView {
+    /// Whether the control channel to the enclave is up (the data below is the last
+    /// the enclave sent; stale while this is false).
+    pub connected: bool,
+    /// enclave-app's version, from its last `Hello`.
+    pub enclave_version: Option<String>,
+    /// The contract.
+    #[serde(with = "checksummed")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub contract: Address,
+    /// Its chain.
+    pub chain_id: u64,
+    /// The latest processed block.
+    pub head: Option<ChainHead>,
+    /// The current round.
+    pub round: Option<RoundView>,
+    /// Distinct players in the current round.
+    pub participant_count: u64,
+    /// The contract's configuration.
+    pub config: Option<ConfigView>,
+    /// What the operator is doing.
+    pub operator: OperatorStatus,
+    /// Settled rounds held (see `/api/history`).
+    pub history_count: u64,
+    /// The sequence number of the state served.
+    pub seq: u64,
+}
+
+/// `/api/round/player/{address}`: one player's stake in the current round.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PlayerView {
+    /// The player.
+    #[serde(with = "checksummed")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub address: Address,
+    /// The round.
+    pub round_id: Option<u64>,
+    /// Their stake, in wei (0 when they have not bet).
+    #[serde(with = "wei")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub amount: U256,
+    /// Their chance to win, 0..=1.
+    pub win_chance: f64,
+}
+
+/// `/api/contract/address`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ContractAddressView {
+    /// The contract.
+    #[serde(with = "checksummed")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub address: Address,
+    /// Its chain.
+    pub chain_id: u64,
+}
+
+/// `/api/operator`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OperatorView {
+    /// The contract's operator, once set.
+    #[serde(with = "checksummed::option")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub address: Option<Address>,
+    /// What it is doing.
+    pub status: OperatorStatus,
+}
+
+/// `/api/attestation`: a fresh document and what it says (unverified: check it with
+/// the verifier, in the page or with `attest verify`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AttestationView {
+    /// The COSE_Sign1 document, base64 (standard alphabet, padded).
+    pub document: String,
+    /// The decoded payload, for display only.
+    pub summary: AttestationSummary,
+}
+
+/// The decoded (not verified) fields of an attestation document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AttestationSummary {
+    /// The enclave's module id.
+    pub module_id: String,
+    /// When the NSM signed it, milliseconds since the epoch.
+    pub timestamp_ms: u64,
+    /// PCR index to hex value (PCR0: the image, PCR1: the kernel, PCR2: the app).
+    pub pcrs: std::collections::BTreeMap<String, String>,
+    /// The echoed nonce, hex.
+    pub nonce: Option<String>,
+    /// The enclave's public key for sealed key injection, hex.
+    pub public_key: Option<String>,
+    /// `user_data`, hex.
+    pub user_data: Option<String>,
+}
+
+/// `POST /api/operator-key`'s body: an operator key sealed to the enclave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OperatorKeyRequest {
+    /// The sealed key (from `attest seal-key`), base64.
+    pub sealed_key: String,
+}
+
+/// `POST /api/operator-key`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OperatorKeyResponse {
+    /// The injected key's address.
+    #[serde(with = "checksummed")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub operator: Address,
+}
+
+/// A message of the WebSocket feed (`/ws`). The first is always a `snapshot`; then
+/// every state change as it happens (`round_update`, `participants_update`,
+/// `history_update`, `config_update`, `activity`, `operator_update`, `head_update`,
+/// `reorged`; each a [`StateEvent`], with `seq`), another `snapshot` whenever the
+/// state was replaced, and a `heartbeat` every few seconds. A client that sees a gap
+/// in `seq` reconnects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(untagged)]
+// Only describes the feed (the server sends pre-serialized text): size is moot.
+#[allow(clippy::large_enum_variant)]
+pub enum FeedMessage {
+    /// The whole state, or a keep-alive.
+    Notice(FeedNotice),
+    /// One state change.
+    Event(StateEvent),
+}
+
+/// The feed's own messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
+pub enum FeedNotice {
+    /// The whole state.
+    Snapshot {
+        /// Its sequence number; the next event has `seq + 1`.
+        seq: u64,
+        /// Whether the enclave is connected (the state is live).
+        connected: bool,
+        /// The state.
+        data: Box<Snapshot>,
+    },
+    /// Keep-alive, with the sequence number of the state sent so far.
+    Heartbeat {
+        /// The last sequence number sent.
+        seq: u64,
+        /// Whether the enclave is connected.
+        connected: bool,
+    },
+}

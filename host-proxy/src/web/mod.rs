@@ -1,0 +1,197 @@
+//! The web API: REST views of the state mirrored from the enclave, the WebSocket
+//! feed, the attestation and key-injection relays, `/metrics`, the OpenAPI document
+//! (generated from the handlers' own types, so it cannot drift from the responses),
+//! and the web page's static files.
+//!
+//! The router is built in a function ([`router`]) so tests drive it in-process.
+
+mod error;
+mod extract;
+pub mod feed;
+pub mod metrics;
+pub mod rest;
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use aide::{
+    axum::{
+        ApiRouter, IntoApiResponse,
+        routing::{get, get_with, post},
+    },
+    openapi::{Info, OpenApi},
+};
+use axum::{
+    Extension, Json, Router,
+    extract::{DefaultBodyLimit, State, ws::WebSocketUpgrade},
+    http::{HeaderValue, Method, StatusCode, header},
+    response::{Html, IntoResponse},
+};
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    services::{ServeDir, ServeFile},
+    set_header::SetResponseHeaderLayer,
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+
+pub use error::ApiError;
+
+use crate::{control::ControlHandle, state::HostState};
+use feed::Feed;
+
+/// Largest request body: a sealed key is under 5.5 KB as base64 JSON; nothing else
+/// takes a body.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Longest a REST request may take (relayed requests wait at most 10 s for the
+/// enclave); the WebSocket upgrade is exempt once upgraded.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The mirrored state.
+    pub host: HostState,
+    /// Relays requests to the enclave.
+    pub control: ControlHandle,
+    /// The WebSocket feed.
+    pub feed: Feed,
+}
+
+/// Web settings.
+#[derive(Debug, Clone, Default)]
+pub struct WebSettings {
+    /// The built web page (`frontend/dist`), served when the folder exists.
+    pub frontend_dir: Option<PathBuf>,
+    /// Origins allowed to call the API from other sites (none: same origin only).
+    pub cors_origins: Vec<HeaderValue>,
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState, settings: &WebSettings) -> Router {
+    let mut api = OpenApi {
+        info: Info {
+            title: "enclave-lottery host-proxy".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            description: Some(
+                "State mirrored from the enclave (checkable on chain), the WebSocket feed, and the attestation and key-injection relays.".to_owned(),
+            ),
+            ..Info::default()
+        },
+        ..OpenApi::default()
+    };
+    let app = ApiRouter::new()
+        .api_route("/api/health", get(rest::health))
+        .api_route("/api/status", get(rest::status))
+        .api_route("/api/round", get(rest::round))
+        .api_route("/api/round/participants", get(rest::participants))
+        .api_route("/api/round/player/{address}", get(rest::player))
+        .api_route("/api/history", get(rest::history))
+        .api_route("/api/activities", get(rest::activities))
+        .api_route("/api/contract/config", get(rest::contract_config))
+        .api_route("/api/contract/address", get(rest::contract_address))
+        .api_route("/api/operator", get(rest::operator))
+        .api_route("/api/attestation", get(rest::attestation))
+        .api_route("/api/operator-key", post(rest::operator_key))
+        .api_route(
+            "/ws",
+            get_with(websocket, |op| {
+                op.description("The live feed: a snapshot, then every change (see FeedMessage).")
+            }),
+        )
+        .route("/metrics", axum::routing::get(metrics_text))
+        .route("/api/openapi.json", axum::routing::get(openapi_json))
+        .route("/api/{*rest}", axum::routing::any(api_not_found))
+        .with_state(state)
+        .finish_api(&mut api);
+    let app = app.layer(Extension(Arc::new(api)));
+    let app = match settings.frontend_dir.as_ref().filter(|d| d.is_dir()) {
+        Some(dir) => app.fallback_service(static_files(dir)),
+        None => app.fallback(no_frontend),
+    };
+    let cors = if settings.cors_origins.is_empty() {
+        CorsLayer::new()
+    } else {
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(settings.cors_origins.clone()))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::CONTENT_TYPE])
+    };
+    app.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                tracing::debug_span!(target: "host_proxy::web", "request", method = %request.method(), path = %request.uri().path())
+            }),
+        )
+}
+
+/// The page's files: hashed assets cached for a year, everything else (the HTML)
+/// revalidated, and unknown paths answered with `index.html` (the page routes them).
+fn static_files(dir: &std::path::Path) -> Router {
+    let index = dir.join("index.html");
+    let assets = Router::new()
+        .fallback_service(ServeDir::new(dir.join("assets")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        ));
+    Router::new()
+        .nest_service("/assets", assets)
+        .fallback_service(
+            Router::new()
+                .fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-cache"),
+                )),
+        )
+}
+
+async fn no_frontend() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        Html(
+            "<!doctype html><title>enclave-lottery</title><p>The web page is not built \
+             (frontend/dist). The API is at <a href=\"/api/status\">/api/status</a> and \
+             <a href=\"/api/openapi.json\">/api/openapi.json</a>.</p>",
+        ),
+    )
+}
+
+async fn api_not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("no such API path: {}", uri.path()))
+}
+
+async fn websocket(
+    State(state): State<AppState>,
+    upgrade: WebSocketUpgrade,
+) -> impl IntoApiResponse {
+    let Some(permit) = state.feed.admit() else {
+        ::metrics::counter!("ws_rejected_total").increment(1);
+        return ApiError::unavailable("too many WebSocket clients; try again later")
+            .into_response();
+    };
+    upgrade
+        .max_message_size(feed::MAX_CLIENT_MESSAGE_BYTES)
+        .on_upgrade(move |socket| state.feed.serve(socket, permit))
+        .into_response()
+}
+
+async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        metrics::render(&state.host),
+    )
+}
+
+async fn openapi_json(Extension(api): Extension<Arc<OpenApi>>) -> impl IntoResponse {
+    Json(api.as_ref().clone())
+}
