@@ -321,3 +321,133 @@ pub async fn host_snapshot(web_port: u16) -> Option<Snapshot> {
         abi::api::FeedNotice::Heartbeat { .. } => None,
     }
 }
+
+/// enclave-app's store and control server with host-proxy, all in this process on
+/// loopback ports: the web API and feed driven by store changes made by the test
+/// (no chain). Stopped when dropped.
+pub struct InProcess {
+    /// The enclave side's state: change it to make events.
+    pub store: enclave_app::store::Store,
+    /// host-proxy's web port.
+    pub web: u16,
+    /// host-proxy's mirrored state.
+    pub host: HostState,
+    shutdown: CancellationToken,
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+impl InProcess {
+    /// Starts both halves with `handler` answering relayed requests and at most
+    /// `max_ws_clients` feed clients; returns once host-proxy holds the first snapshot.
+    ///
+    /// # Panics
+    /// When a part cannot start.
+    pub async fn start(
+        handler: std::sync::Arc<dyn enclave_app::control::RequestHandler>,
+        max_ws_clients: usize,
+    ) -> Self {
+        use enclave_app::{control::ControlServer, store::Store};
+        use host_proxy::{
+            config::{Config, Mode},
+            egress::{EgressAllowlist, EgressRoute, EgressSettings},
+            web::{WebSettings, feed::FeedSettings},
+        };
+        let shutdown = CancellationToken::new();
+        let store = Store::new(
+            Address::repeat_byte(0x11),
+            31337,
+            abi::state::StateLimits::default(),
+        );
+        let server = ControlServer::bind(&Endpoint::loopback(0), store.clone(), handler)
+            .await
+            .expect("control server");
+        let control = server.local().clone();
+        tokio::spawn(server.run(shutdown.clone()));
+        let route = EgressRoute::new(Endpoint::loopback(0), Endpoint::loopback(1)).expect("route");
+        let config = Config {
+            mode: Mode::Sim,
+            routes: EgressAllowlist::new(vec![route]).expect("allowlist"),
+            egress: EgressSettings::default(),
+            control,
+            listen: "127.0.0.1:0".parse().expect("address"),
+            web: WebSettings::default(),
+            feed: FeedSettings {
+                max_clients: max_ws_clients,
+            },
+            log_format: abi::logging::LogFormat::Text,
+            log_filter: "info".to_owned(),
+        };
+        let running = host_proxy::start(config, shutdown.clone())
+            .await
+            .expect("host-proxy");
+        let host = running.state.clone();
+        let web = running.web.port();
+        tokio::spawn(running.wait());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while host.snapshot().is_none() {
+            assert!(Instant::now() < deadline, "no snapshot within 10 s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Self {
+            store,
+            web,
+            host,
+            shutdown,
+        }
+    }
+}
+
+/// A GET whose failure to connect is an `Err` (the server may not listen yet).
+///
+/// # Errors
+/// When the connection fails.
+pub async fn try_get_json_raw(
+    web_port: u16,
+    path: &str,
+) -> Result<(u16, hyper::HeaderMap, bytes::Bytes), std::io::Error> {
+    tokio::net::TcpStream::connect(("127.0.0.1", web_port)).await?;
+    Ok(http(web_port, "GET", path, None).await)
+}
+
+/// One HTTP request to host-proxy's web API: status, headers and body.
+///
+/// # Panics
+/// When the request cannot be sent.
+pub async fn http(
+    web_port: u16,
+    method: &str,
+    path: &str,
+    body: Option<(&str, Vec<u8>)>,
+) -> (u16, hyper::HeaderMap, bytes::Bytes) {
+    use http_body_util::{BodyExt, Full};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<bytes::Bytes>>();
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(format!("http://127.0.0.1:{web_port}{path}"));
+    let payload = match body {
+        Some((content_type, bytes)) => {
+            request = request.header(hyper::header::CONTENT_TYPE, content_type);
+            bytes::Bytes::from(bytes)
+        }
+        None => bytes::Bytes::new(),
+    };
+    let response = client
+        .request(request.body(Full::new(payload)).expect("request"))
+        .await
+        .expect("HTTP request");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, headers, body)
+}

@@ -15,3 +15,4 @@ mod lifecycle;
 mod operator_flow;
 mod reverts;
 mod topology;
+mod web_api;

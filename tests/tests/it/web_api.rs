@@ -1,0 +1,651 @@
+//! host-proxy's web API and WebSocket feed: against the in-process enclave store
+//! (fast, events on demand) and against the full process topology with anvil. Every
+//! REST response is validated against the server's own `/api/openapi.json`.
+
+use std::{sync::Arc, time::Duration};
+
+use abi::{
+    api::{FeedMessage, FeedNotice},
+    state::{ChainHead, OperatorStatus, StateChange},
+};
+use alloy::primitives::B256;
+use enclave_app::control::NoAttestation;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tests::stack::{self, InProcess};
+use tokio_tungstenite::tungstenite::Message;
+
+/// The server's OpenAPI document, and a validator for its responses.
+struct OpenApi(Value);
+
+impl OpenApi {
+    async fn fetch(web: u16) -> Self {
+        let (status, _, body) = stack::http(web, "GET", "/api/openapi.json", None).await;
+        assert_eq!(status, 200);
+        Self(serde_json::from_slice(&body).unwrap())
+    }
+
+    /// Checks that `body` is what the document promises for `method path` answering
+    /// `status` (or its default response).
+    fn check(&self, template: &str, method: &str, status: u16, body: &Value) {
+        let responses = &self.0["paths"][template][method]["responses"];
+        assert!(
+            responses.is_object(),
+            "{method} {template} is not in the OpenAPI document"
+        );
+        let code = if responses.get(status.to_string()).is_some() {
+            status.to_string()
+        } else {
+            assert!(
+                responses.get("default").is_some(),
+                "{method} {template} documents neither {status} nor a default response"
+            );
+            "default".to_owned()
+        };
+        let escaped = template
+            .replace('~', "~0")
+            .replace('/', "~1")
+            .replace('{', "%7B")
+            .replace('}', "%7D");
+        let mut schema = self.0.clone();
+        schema["$ref"] = Value::String(format!(
+            "#/paths/{escaped}/{method}/responses/{code}/content/application~1json/schema"
+        ));
+        let validator = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .build(&schema)
+            .unwrap();
+        let errors: Vec<String> = validator.iter_errors(body).map(|e| e.to_string()).collect();
+        assert!(
+            errors.is_empty(),
+            "{method} {template} {status}: the body does not match the document: {errors:?}\n{body}"
+        );
+    }
+
+    /// GET `path` (matching `template`), check the status, validate, return the body.
+    async fn get(&self, web: u16, template: &str, path: &str, expected: u16) -> Value {
+        let (status, headers, body) = stack::http(web, "GET", path, None).await;
+        assert_eq!(
+            status,
+            expected,
+            "GET {path}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        assert_eq!(
+            headers[hyper::header::CONTENT_TYPE],
+            "application/json",
+            "GET {path}"
+        );
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        self.check(template, "get", status, &body);
+        body
+    }
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(web: u16) -> Ws {
+    tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{web}/ws"))
+        .await
+        .unwrap()
+        .0
+}
+
+/// The next feed message that is not a heartbeat.
+async fn next(ws: &mut Ws) -> FeedMessage {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a feed message within 10 s")
+            .expect("an open feed")
+            .expect("a well-formed frame");
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let parsed: FeedMessage = serde_json::from_str(&text).expect("a feed message");
+        if !matches!(parsed, FeedMessage::Notice(FeedNotice::Heartbeat { .. })) {
+            return parsed;
+        }
+    }
+}
+
+fn head(number: u64) -> ChainHead {
+    ChainHead {
+        number,
+        hash: B256::with_last_byte(u8::try_from(number % 251).unwrap()),
+        timestamp: 1_800_000_000 + number,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_endpoint_answers_as_documented() {
+    let stack = InProcess::start(Arc::new(NoAttestation), 100).await;
+    let web = stack.web;
+    let api = OpenApi::fetch(web).await;
+    stack.store.set_head(head(7));
+
+    // Before the contract's views are read: what exists is served, the rest says so.
+    let health = api.get(web, "/api/health", "/api/health", 200).await;
+    assert_eq!(health["status"], "ok");
+    let status = api.get(web, "/api/status", "/api/status", 200).await;
+    assert_eq!(status["chainId"], 31337);
+    assert_eq!(status["connected"], true);
+    api.get(web, "/api/round", "/api/round", 404).await;
+    let error = api
+        .get(web, "/api/contract/config", "/api/contract/config", 503)
+        .await;
+    assert!(error["error"].as_str().unwrap().contains("not been read"));
+    let address = api
+        .get(web, "/api/contract/address", "/api/contract/address", 200)
+        .await;
+    assert_eq!(
+        address["address"],
+        "0x1111111111111111111111111111111111111111"
+    );
+    api.get(web, "/api/operator", "/api/operator", 200).await;
+    let list = api
+        .get(
+            web,
+            "/api/round/participants",
+            "/api/round/participants",
+            200,
+        )
+        .await;
+    assert_eq!(list, Value::Array(vec![]));
+    let player = "/api/round/player/{address}";
+    let body = api
+        .get(
+            web,
+            player,
+            "/api/round/player/0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+            200,
+        )
+        .await;
+    assert_eq!(body["amount"], "0");
+    api.get(web, "/api/history", "/api/history?limit=5", 200)
+        .await;
+    api.get(web, "/api/activities", "/api/activities", 200)
+        .await;
+
+    // Bad input: each a clear 4xx with an error body, as documented.
+    for (path, why) in [
+        ("/api/round/player/0x1234", "40 hex digits"),
+        (
+            "/api/round/player/70997970C51812dc3A010C7d01b50e0d17dc79C8",
+            "start with 0x",
+        ),
+        (
+            "/api/round/player/0x70997970c51812dc3A010C7d01b50e0d17dc79C8",
+            "checksum",
+        ),
+        (
+            "/api/round/player/0xZZ997970C51812dc3A010C7d01b50e0d17dc79C8",
+            "40 hex digits",
+        ),
+    ] {
+        let body = api.get(web, player, path, 400).await;
+        assert!(
+            body["error"].as_str().unwrap().contains(why),
+            "{path}: {body}"
+        );
+    }
+    for (query, why) in [
+        ("?limit=0", "1 to 1000"),
+        ("?limit=1001", "1 to 1000"),
+        ("?limit=abc", "invalid query"),
+        ("?limit=-1", "invalid query"),
+    ] {
+        let body = api
+            .get(web, "/api/history", &format!("/api/history{query}"), 400)
+            .await;
+        assert!(
+            body["error"].as_str().unwrap().contains(why),
+            "{query}: {body}"
+        );
+    }
+    let attestation = "/api/attestation";
+    for (query, why) in [
+        ("", "invalid query"),
+        ("?nonce=xyz", "hex"),
+        ("?nonce=abc", "hex"),
+        ("?nonce=", "1 to 64 bytes"),
+        (&format!("?nonce={}", "ab".repeat(65)), "1 to 64 bytes"),
+    ] {
+        let body = api
+            .get(web, attestation, &format!("/api/attestation{query}"), 400)
+            .await;
+        assert!(
+            body["error"].as_str().unwrap().contains(why),
+            "{query}: {body}"
+        );
+    }
+    // A well-formed request is relayed; this enclave build cannot attest: 501.
+    let body = api
+        .get(
+            web,
+            attestation,
+            &format!("/api/attestation?nonce=0x{}", "ab".repeat(32)),
+            501,
+        )
+        .await;
+    assert!(
+        body["error"].as_str().unwrap().contains("not served"),
+        "{body}"
+    );
+
+    // The key relay: validated before relaying, then the enclave's answer.
+    let post = |body: Vec<u8>, content_type: &'static str| async move {
+        let (status, _, bytes) =
+            stack::http(web, "POST", "/api/operator-key", Some((content_type, body))).await;
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, body)
+    };
+    for (payload, expected, why) in [
+        (br#"{"sealedKey": "!!!"}"#.to_vec(), 400, "base64"),
+        (br#"{"sealedKey": ""}"#.to_vec(), 400, "1 to 4096 bytes"),
+        (br#"{"sealed": "AAAA"}"#.to_vec(), 422, "sealedKey"),
+        (b"{not json".to_vec(), 400, "JSON"),
+        (br#"{"sealedKey": "AAAAAAAA"}"#.to_vec(), 501, "not served"),
+    ] {
+        let (status, body) = post(payload, "application/json").await;
+        assert_eq!(status, expected, "{body}");
+        assert!(body["error"].as_str().unwrap().contains(why), "{body}");
+        api.check("/api/operator-key", "post", status, &body);
+    }
+    let (status, body) = post(br#"{"sealedKey": "AAAA"}"#.to_vec(), "text/plain").await;
+    assert_eq!(status, 415, "{body}");
+    let huge = format!(r#"{{"sealedKey": "{}"}}"#, "A".repeat(1 << 20)).into_bytes();
+    let (status, body) = post(huge, "application/json").await;
+    assert_eq!(status, 413, "{body}");
+
+    // Unknown paths and wrong methods.
+    let (status, _, body) = stack::http(web, "GET", "/api/nope", None).await;
+    assert_eq!(status, 404);
+    assert!(String::from_utf8_lossy(&body).contains("no such API path"));
+    let (status, _, _) = stack::http(web, "POST", "/api/status", None).await;
+    assert_eq!(status, 405);
+    let (status, _, _) = stack::http(web, "DELETE", "/api/history", None).await;
+    assert_eq!(status, 405);
+
+    // /metrics speaks Prometheus, with the state's gauges.
+    let (status, _, body) = stack::http(web, "GET", "/metrics", None).await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    for metric in [
+        "chain_head_number 7",
+        "chain_head_age_seconds",
+        "control_channel_connected 1",
+        "control_channel_connections_total",
+        "operator_status{status=\"starting\"} 1",
+    ] {
+        assert!(text.contains(metric), "{metric} missing from:\n{text}");
+    }
+
+    // The server is still healthy after all that.
+    api.get(web, "/api/health", "/api/health", 200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_sends_a_snapshot_then_every_change() {
+    let stack = InProcess::start(Arc::new(NoAttestation), 100).await;
+    let mut ws = connect(stack.web).await;
+    let FeedMessage::Notice(FeedNotice::Snapshot {
+        seq,
+        connected,
+        data,
+    }) = next(&mut ws).await
+    else {
+        panic!("the first message is not a snapshot")
+    };
+    assert!(connected);
+    assert_eq!(data.seq, seq);
+    assert_eq!(*data, stack.store.snapshot());
+
+    stack.store.set_head(head(1));
+    stack.store.set_operator(OperatorStatus::Idle);
+    let FeedMessage::Event(first) = next(&mut ws).await else {
+        panic!("not an event")
+    };
+    assert_eq!(first.seq, seq + 1);
+    assert_eq!(first.change, StateChange::HeadUpdate(head(1)));
+    let FeedMessage::Event(second) = next(&mut ws).await else {
+        panic!("not an event")
+    };
+    assert_eq!(second.seq, seq + 2);
+    assert_eq!(
+        second.change,
+        StateChange::OperatorUpdate(OperatorStatus::Idle)
+    );
+    // The wire format names the type the way the page expects.
+    let json = serde_json::to_value(&second).unwrap();
+    assert_eq!(json["type"], "operator_update");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_clients_all_receive_a_broadcast() {
+    const CLIENTS: usize = 1000;
+    let stack = InProcess::start(Arc::new(NoAttestation), CLIENTS + 10).await;
+    let web = stack.web;
+    // Connect in batches (bounded concurrency), each reading its snapshot.
+    let mut clients = Vec::with_capacity(CLIENTS);
+    for _ in 0..CLIENTS / 100 {
+        let batch = futures_util::future::join_all((0..100).map(|_| async move {
+            let mut ws = connect(web).await;
+            let FeedMessage::Notice(FeedNotice::Snapshot { seq, .. }) = next(&mut ws).await else {
+                panic!("no snapshot first")
+            };
+            (ws, seq)
+        }))
+        .await;
+        clients.extend(batch);
+    }
+    stack.store.set_head(head(42));
+    let received =
+        futures_util::future::join_all(clients.into_iter().map(|(mut ws, seq)| async move {
+            match next(&mut ws).await {
+                FeedMessage::Event(event) => {
+                    event.seq == seq + 1 && event.change == StateChange::HeadUpdate(head(42))
+                }
+                FeedMessage::Notice(_) => false,
+            }
+        }))
+        .await;
+    assert_eq!(received.iter().filter(|ok| **ok).count(), CLIENTS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_abusive_clients_are_dropped_without_hurting_the_others() {
+    let stack = InProcess::start(Arc::new(NoAttestation), 4).await;
+    let web = stack.web;
+    let mut good = connect(web).await;
+    let FeedMessage::Notice(FeedNotice::Snapshot { mut seq, .. }) = next(&mut good).await else {
+        panic!("no snapshot first")
+    };
+    // A client that never reads.
+    let mut idle = connect(web).await;
+    // A client that sends a message far over the limit.
+    let mut abusive = connect(web).await;
+    abusive
+        .send(Message::text("x".repeat(64 * 1024)))
+        .await
+        .unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match abusive.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the oversized message did not close the socket"
+    );
+
+    // A flood of events, far beyond one client's backlog and the socket buffers
+    // (each carries 50 participants, ~6 KB): the good client reads them all, in
+    // order; the idle one falls behind.
+    let flood = 3 * host_proxy::web::feed::CLIENT_BACKLOG as u64;
+    let pump = {
+        let store = stack.store.clone();
+        tokio::spawn(async move {
+            for n in 1..=flood {
+                let list = (0..50u64)
+                    .map(|i| abi::views::ParticipantView {
+                        address: alloy::primitives::Address::with_last_byte(
+                            u8::try_from(i).unwrap(),
+                        ),
+                        amount: alloy::primitives::U256::from(n * 1000 + i),
+                        win_chance: 0.02,
+                    })
+                    .collect();
+                store.set_participants(list);
+                if n % 16 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        })
+    };
+    loop {
+        match next(&mut good).await {
+            FeedMessage::Event(event) => {
+                assert_eq!(event.seq, seq + 1, "the good client saw a gap");
+                seq = event.seq;
+            }
+            FeedMessage::Notice(FeedNotice::Snapshot { seq: s, .. }) => seq = s,
+            FeedMessage::Notice(FeedNotice::Heartbeat { .. }) => {}
+        }
+        if pump.is_finished() && seq == stack.store.seq() {
+            break;
+        }
+    }
+    // The idle client now reads: its backlog overflowed, so after what fit it gets a
+    // close frame saying why, never a gap.
+    let mut last = None;
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(message) = idle.next().await {
+            match message {
+                Ok(Message::Close(frame)) => return frame,
+                Ok(Message::Text(text)) => last = Some(text),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    })
+    .await
+    .expect("the idle client was dropped");
+    if let Some(frame) = ended {
+        assert!(frame.reason.contains("too slow"), "{frame:?}");
+    }
+    assert!(last.is_some());
+
+    // The cap (4): with the good and idle clients gone or going, new clients get in;
+    // beyond the cap the upgrade is refused with 503.
+    drop(idle);
+    drop(abusive);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(connect(web).await);
+    }
+    let refused = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{web}/ws")).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503);
+        }
+        other => panic!("a fifth client was not refused: {other:?}"),
+    }
+    // The good client still follows.
+    stack.store.set_operator(OperatorStatus::Idle);
+    loop {
+        if let FeedMessage::Event(event) = next(&mut good).await
+            && event.change == StateChange::OperatorUpdate(OperatorStatus::Idle)
+        {
+            break;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_round_reaches_the_feed_and_the_rest_api() {
+    use alloy::providers::ext::AnvilApi;
+    let chain = tests::TestChain::start_with(&["--block-time", "1"]).await;
+    let lottery = chain.deploy_with_operator(500).await;
+    let ports = stack::Ports::free();
+    let mut host = stack::host_proxy(ports, &chain.endpoint(), &[]);
+    let _enclave = stack::enclave_app(
+        &chain,
+        ports,
+        "http://chain.invalid:8545",
+        *lottery.address(),
+        1,
+        &[],
+    );
+    let web = ports.web;
+    // The feed opens with the snapshot once the enclave has one.
+    let mut ws = loop {
+        if let Ok((mut ws, _)) =
+            tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{web}/ws")).await
+            && let FeedMessage::Notice(FeedNotice::Snapshot { data, .. }) = next(&mut ws).await
+            && data.config.is_some()
+        {
+            break ws;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let api = OpenApi::fetch(web).await;
+
+    tests::ok(
+        lottery
+            .placeBet()
+            .from(chain.player(0))
+            .value(tests::milli(10)),
+    )
+    .await;
+    tests::ok(
+        lottery
+            .placeBet()
+            .from(chain.player(1))
+            .value(tests::milli(30)),
+    )
+    .await;
+    // Both bets arrive on the feed as participant updates ...
+    loop {
+        if let FeedMessage::Event(event) = next(&mut ws).await
+            && let StateChange::ParticipantsUpdate(list) = event.change
+            && list.len() == 2
+        {
+            break;
+        }
+    }
+    // ... and on REST, as documented.
+    let list = api
+        .get(
+            web,
+            "/api/round/participants",
+            "/api/round/participants",
+            200,
+        )
+        .await;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let me = api
+        .get(
+            web,
+            "/api/round/player/{address}",
+            &format!("/api/round/player/{}", chain.player(1)),
+            200,
+        )
+        .await;
+    assert_eq!(me["amount"], tests::milli(30).to_string());
+    assert!((me["winChance"].as_f64().unwrap() - 0.75).abs() < 1e-9);
+    let round = api.get(web, "/api/round", "/api/round", 200).await;
+    assert_eq!(round["state"], "BETTING");
+    api.get(web, "/api/contract/config", "/api/contract/config", 200)
+        .await;
+    let operator = api.get(web, "/api/operator", "/api/operator", 200).await;
+    assert_eq!(operator["address"], chain.operator().to_checksum(None));
+    api.get(web, "/api/activities", "/api/activities?limit=3", 200)
+        .await;
+
+    // The draw: a history update on the feed, and the round in /api/history.
+    let min_draw_time = round["minDrawTime"].as_u64().unwrap();
+    let now = chain.now().await;
+    chain
+        .provider
+        .anvil_increase_time(min_draw_time - now)
+        .await
+        .unwrap();
+    loop {
+        if let FeedMessage::Event(event) = next(&mut ws).await
+            && let StateChange::HistoryUpdate(entry) = event.change
+        {
+            assert_eq!(entry.round_id, 1);
+            break;
+        }
+    }
+    let history = api.get(web, "/api/history", "/api/history", 200).await;
+    assert_eq!(history[0]["roundId"], 1);
+    assert_eq!(history[0]["outcome"], "completed");
+    api.get(web, "/api/status", "/api/status", 200).await;
+    api.get(web, "/api/health", "/api/health", 200).await;
+    let (_, _, metrics) = stack::http(web, "GET", "/metrics", None).await;
+    let metrics = String::from_utf8(metrics.to_vec()).unwrap();
+    for metric in [
+        "egress_bytes_total",
+        "operator_actions_total{action=\"draw\"}",
+        "ws_clients 1",
+    ] {
+        assert!(
+            metrics.contains(metric),
+            "{metric} missing from:\n{metrics}"
+        );
+    }
+
+    // Shutdown closes the feed with "going away", not a reset.
+    let exit = host.terminate();
+    assert!(exit.success(), "{exit}");
+    let frame = loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => break frame,
+            Ok(Some(Ok(_))) => {}
+            other => panic!("no close frame: {other:?}"),
+        }
+    };
+    assert_eq!(
+        frame.map(|f| u16::from(f.code)),
+        Some(1001),
+        "not a going-away close"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_is_served_with_cache_headers_and_an_spa_fallback() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("assets")).unwrap();
+    std::fs::write(
+        dir.path().join("index.html"),
+        "<!doctype html><p>lottery</p>",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("assets/app-1234.js"), "console.log(1)").unwrap();
+    let ports = stack::Ports::free();
+    let _host = stack::host_proxy(
+        ports,
+        "http://127.0.0.1:1",
+        &["--frontend-dir", dir.path().to_str().unwrap()],
+    );
+    let web = ports.web;
+    let mut tries = 0;
+    let (status, headers, body) = loop {
+        if let Ok(answer) = stack::try_get_json_raw(web, "/").await {
+            break answer;
+        }
+        tries += 1;
+        assert!(tries < 100, "host-proxy never listened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).contains("lottery"));
+    assert_eq!(headers[hyper::header::CACHE_CONTROL], "no-cache");
+    let (status, headers, _) = stack::http(web, "GET", "/assets/app-1234.js", None).await;
+    assert_eq!(status, 200);
+    assert!(
+        headers[hyper::header::CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    // A page route the browser asks for directly: the page, which routes it.
+    let (status, _, body) = stack::http(web, "GET", "/round/7", None).await;
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).contains("lottery"));
+    // API paths never fall back to the page.
+    let (status, _, body) = stack::http(web, "GET", "/api/unknown/thing", None).await;
+    assert_eq!(status, 404);
+    assert!(String::from_utf8_lossy(&body).contains("\"error\""));
+    let (status, _, _) = stack::http(web, "GET", "/assets/missing.js", None).await;
+    assert_eq!(status, 404);
+}
