@@ -282,3 +282,119 @@ impl std::fmt::Display for Config {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(args: &[&str]) -> Result<Config, ConfigError> {
+        let cli = Cli::try_parse_from(std::iter::once("host-proxy").chain(args.iter().copied()))
+            .map_err(|e| ConfigError::CorsOrigin(e.to_string()))?;
+        Config::from_cli(cli)
+    }
+
+    #[test]
+    fn sim_defaults_meet_enclave_app_on_loopback() {
+        let config = load(&[
+            "--mode",
+            "sim",
+            "--rpc-url",
+            "https://rpc.example.org/v2/KEY",
+        ])
+        .unwrap();
+        assert_eq!(config.control.to_string(), "tcp://127.0.0.1:7100");
+        let route = &config.routes.routes()[0];
+        assert_eq!(route.listen().to_string(), "tcp://127.0.0.1:7101");
+        assert_eq!(route.upstream().to_string(), "tcp://rpc.example.org:443");
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        // The API key in the URL's path goes nowhere near the host's config or logs.
+        assert!(!config.to_string().contains("KEY"));
+    }
+
+    #[test]
+    fn nitro_defaults_are_vsock_and_tcp_is_refused() {
+        let config = load(&["--mode", "nitro", "--rpc-url", "https://rpc.example.org"]).unwrap();
+        assert_eq!(config.control.to_string(), "vsock://16:7100");
+        assert_eq!(
+            config.routes.routes()[0].listen().to_string(),
+            "vsock://any:7101"
+        );
+        let err = load(&[
+            "--mode",
+            "nitro",
+            "--rpc-url",
+            "https://h",
+            "--control",
+            "tcp://127.0.0.1:7100",
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("--control"), "{err}");
+        let err = load(&[
+            "--mode",
+            "nitro",
+            "--rpc-url",
+            "https://h",
+            "--egress-listen",
+            "tcp://0.0.0.0:7101",
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("egress"), "{err}");
+    }
+
+    #[test]
+    fn routes_come_from_exactly_one_source() {
+        assert!(matches!(
+            load(&["--mode", "sim"]),
+            Err(ConfigError::RoutesSource)
+        ));
+        assert!(matches!(
+            load(&[
+                "--mode",
+                "sim",
+                "--rpc-url",
+                "http://h:1",
+                "--egress-allowlist",
+                "/x"
+            ]),
+            Err(ConfigError::RoutesSource)
+        ));
+        let err = load(&["--mode", "sim", "--rpc-url", "ftp://h/SECRET"]).unwrap_err();
+        assert!(!abi::transport::error_chain(&err).contains("SECRET"));
+    }
+
+    #[test]
+    fn cors_origins_and_log_filters_are_checked() {
+        let config = load(&[
+            "--mode",
+            "sim",
+            "--rpc-url",
+            "http://h:1",
+            "--cors-origin",
+            "https://a.example,http://localhost:5173",
+        ])
+        .unwrap();
+        assert_eq!(config.web.cors_origins.len(), 2);
+        for bad in ["a.example", "https://a.example/", "https://bad\norigin"] {
+            let err = load(&[
+                "--mode",
+                "sim",
+                "--rpc-url",
+                "http://h:1",
+                "--cors-origin",
+                bad,
+            ])
+            .unwrap_err();
+            assert!(err.to_string().contains("origin"), "{bad}: {err}");
+        }
+        let err = load(&[
+            "--mode",
+            "sim",
+            "--rpc-url",
+            "http://h:1",
+            "--log-filter",
+            "x=loud",
+        ])
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::LogFilter(_)), "{err}");
+    }
+}
