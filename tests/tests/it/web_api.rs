@@ -649,3 +649,121 @@ async fn the_page_is_served_with_cache_headers_and_an_spa_fallback() {
     let (status, _, _) = stack::http(web, "GET", "/assets/missing.js", None).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_enclave_relays_say_so_and_cors_is_opt_in() {
+    let ports = stack::Ports::free();
+    let _host = stack::host_proxy(
+        ports,
+        "http://127.0.0.1:1",
+        &["--cors-origin", "https://lottery.example"],
+    );
+    let web = ports.web;
+    let mut tries = 0;
+    while stack::try_get_json_raw(web, "/api/health").await.is_err() {
+        tries += 1;
+        assert!(tries < 100, "host-proxy never listened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let api = OpenApi::fetch(web).await;
+    let health = api.get(web, "/api/health", "/api/health", 503).await;
+    assert_eq!(health["status"], "unavailable");
+    assert!(!health["reasons"].as_array().unwrap().is_empty());
+    let body = api
+        .get(web, "/api/attestation", "/api/attestation?nonce=00ff", 503)
+        .await;
+    assert!(
+        body["error"].as_str().unwrap().contains("not connected"),
+        "{body}"
+    );
+    api.get(web, "/api/status", "/api/status", 503).await;
+    let (status, _, body) = stack::http(
+        web,
+        "POST",
+        "/api/operator-key",
+        Some(("application/json", br#"{"sealedKey": "AAAA"}"#.to_vec())),
+    )
+    .await;
+    assert_eq!(status, 503, "{}", String::from_utf8_lossy(&body));
+
+    // CORS: the configured origin may call the API; another gets no grant.
+    let preflight = |origin: &'static str| async move {
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<http_body_util::Empty<bytes::Bytes>>();
+        let request = hyper::Request::builder()
+            .method("OPTIONS")
+            .uri(format!("http://127.0.0.1:{web}/api/status"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .body(http_body_util::Empty::new())
+            .unwrap();
+        client.request(request).await.unwrap()
+    };
+    let granted = preflight("https://lottery.example").await;
+    assert_eq!(
+        granted.headers()["access-control-allow-origin"],
+        "https://lottery.example"
+    );
+    let other = preflight("https://evil.example").await;
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_websocket_frames_close_only_that_socket() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stack = InProcess::start(Arc::new(NoAttestation), 10).await;
+    let web = stack.web;
+    let mut good = connect(web).await;
+    let FeedMessage::Notice(FeedNotice::Snapshot { .. }) = next(&mut good).await else {
+        panic!("no snapshot first")
+    };
+    // Each bad frame goes after a real upgrade: unmasked (clients must mask), a
+    // reserved opcode, a length prefix claiming 2^63 bytes, and plain garbage.
+    let bad_frames: [&[u8]; 4] = [
+        &[0x81, 0x05, b'h', b'e', b'l', b'l', b'o'],
+        &[0x83, 0x80, 1, 2, 3, 4],
+        &[
+            0x81, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4,
+        ],
+        b"\xde\xad\xbe\xef not a frame at all",
+    ];
+    for frame in bad_frames {
+        let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", web))
+            .await
+            .unwrap();
+        tcp.write_all(
+            b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut response = vec![0u8; 512];
+        let n = tcp.read(&mut response).await.unwrap();
+        assert!(
+            String::from_utf8_lossy(&response[..n]).starts_with("HTTP/1.1 101"),
+            "no upgrade"
+        );
+        tcp.write_all(frame).await.unwrap();
+        let closed = tokio::time::timeout(Duration::from_secs(5), async {
+            let mut buffer = vec![0u8; 64 * 1024];
+            loop {
+                match tcp.read(&mut buffer).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "frame {frame:?} did not close the socket");
+    }
+    // The well-behaved client never noticed.
+    stack.store.set_head(head(9));
+    loop {
+        if let FeedMessage::Event(event) = next(&mut good).await
+            && event.change == StateChange::HeadUpdate(head(9))
+        {
+            break;
+        }
+    }
+}
