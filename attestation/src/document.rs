@@ -318,6 +318,10 @@ pub enum KeyOrigin {
     Generated,
     /// Injected sealed (HPKE) to the enclave's attested public key.
     Injected,
+    /// Read from a key file: simulated mode only (development), never in an enclave.
+    File,
+    /// Read from an environment variable: simulated mode only, never in an enclave.
+    Environment,
 }
 
 /// The enclave's `user_data`: a CBOR map naming the app, its version, the chain,

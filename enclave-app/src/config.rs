@@ -266,6 +266,12 @@ pub enum ConfigError {
         /// The value.
         value: String,
     },
+    /// A simulated attestation CA in nitro mode.
+    #[error("--mode nitro attests with the NSM only; {origin} names a simulated CA")]
+    SimulatedCaInNitro {
+        /// Where the setting came from.
+        origin: String,
+    },
     /// A plaintext key (file or environment) in nitro mode.
     #[error(
         "--mode nitro refuses plaintext operator keys (given by {origin}): inside an enclave the key is generated at boot or injected sealed"
@@ -351,6 +357,12 @@ struct Cli {
     #[arg(long, env = "ENCLAVE_CONTROL_LISTEN", value_name = "ENDPOINT", value_parser = Endpoint::parse)]
     control_listen: Option<Endpoint>,
 
+    /// PEM file of the simulated attestation CA (sim mode only): loaded when it exists,
+    /// else created there (mode 0600). Its first certificate is the root that
+    /// verifiers must be given (`--root-cert`). Unset: a fresh CA in memory per start.
+    #[arg(long, env = "ENCLAVE_SIM_CA_FILE", value_name = "PATH")]
+    sim_ca_file: Option<PathBuf>,
+
     /// File holding the operator's private key as 64 hex digits (sim mode only). With
     /// neither this nor ENCLAVE_OPERATOR_KEY, a fresh key is generated at start.
     #[arg(long, env = "ENCLAVE_OPERATOR_KEY_FILE", value_name = "PATH")]
@@ -424,6 +436,7 @@ struct FileConfig {
     egress: Option<Egress>,
     rpc_ca_file: Option<PathBuf>,
     control_listen: Option<Endpoint>,
+    sim_ca_file: Option<PathBuf>,
     operator_key_file: Option<PathBuf>,
     poll_interval_ms: Option<u64>,
     lookback_blocks: Option<u64>,
@@ -455,6 +468,8 @@ pub struct Config {
     pub rpc_ca_file: Option<PathBuf>,
     /// Where the control channel listens.
     pub control_listen: Endpoint,
+    /// The simulated attestation CA's file (sim mode only).
+    pub sim_ca_file: Option<PathBuf>,
     /// A file holding the operator key (sim mode only).
     pub operator_key_file: Option<PathBuf>,
     /// The operator key from `ENCLAVE_OPERATOR_KEY` (sim mode only).
@@ -585,7 +600,7 @@ impl fmt::Display for Config {
         }
         write!(
             f,
-            "mode={} rpc_url={} contract={} egress={} rpc_ca_file={} control_listen={} \
+            "mode={} rpc_url={} contract={} egress={} rpc_ca_file={} control_listen={} sim_ca_file={} \
              operator_key={} operator_key_file={} \
              poll_interval_ms={} lookback_blocks={} log_chunk_blocks={} \
              reconcile_interval_secs={} history_limit={} activity_limit={} \
@@ -597,6 +612,7 @@ impl fmt::Display for Config {
             self.egress,
             Opt(self.rpc_ca_file.as_deref()),
             self.control_listen,
+            Opt(self.sim_ca_file.as_deref()),
             if self.operator_key.is_some() {
                 "<redacted>"
             } else {
@@ -955,6 +971,14 @@ impl Parsed {
         let rpc_ca_file = self
             .optional("rpc_ca_file", cli.rpc_ca_file.clone(), file.rpc_ca_file)
             .map(|(path, _)| path);
+        let sim_ca_file = self.optional("sim_ca_file", cli.sim_ca_file.clone(), file.sim_ca_file);
+        if let (Mode::Nitro, Some((_, origin))) = (mode, &sim_ca_file) {
+            // A simulated CA inside an enclave would let the host mint documents.
+            return Err(ConfigError::SimulatedCaInNitro {
+                origin: origin.clone(),
+            });
+        }
+        let sim_ca_file = sim_ca_file.map(|(path, _)| path);
 
         let ranged = |id: &str, given: u64, file: Option<u64>, range: &RangeInclusive<u64>| {
             let (value, origin) = self.defaulted(id, given, file);
@@ -1033,6 +1057,7 @@ impl Parsed {
             egress: egress.0,
             rpc_ca_file,
             control_listen: control_listen.0,
+            sim_ca_file,
             operator_key_file: key_file.map(|(path, _)| path),
             operator_key: key,
             poll_interval_ms,
@@ -1195,6 +1220,10 @@ mod tests {
                 .replace(
                     "rpc_ca_file=\"/etc/enclave-app/rpc-ca.pem\"",
                     "rpc_ca_file=<none>"
+                )
+                .replace(
+                    "sim_ca_file=\"/var/lib/enclave-app/sim-ca.pem\"",
+                    "sim_ca_file=<none>"
                 ),
             defaults.to_string()
         );

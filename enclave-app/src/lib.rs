@@ -13,6 +13,7 @@
 //! chain decisions (chain time comes from blocks); or keep state across restarts (it is
 //! rebuilt from the chain).
 
+pub mod attest;
 pub mod chain;
 pub mod config;
 pub mod control;
@@ -32,9 +33,10 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{info, warn};
 
 use crate::{
+    attest::{Attester, Identity},
     chain::{ChainClient, ChainError, TxSender},
     config::{Config, Egress},
-    control::{ControlServer, NoAttestation},
+    control::ControlServer,
     mirror::{Mirror, MirrorSettings},
     operator::{Operator, OperatorSettings},
     signer::{OperatorKey, SignerError},
@@ -50,6 +52,9 @@ pub enum RunError {
     /// The chain client could not be set up.
     #[error("cannot set up the chain client")]
     Chain(#[from] ChainError),
+    /// Attestation could not be set up (no NSM in nitro mode, a bad CA file).
+    #[error("cannot set up attestation")]
+    Attest(#[from] attest::AttestError),
     /// The control channel's endpoint cannot be bound.
     #[error("cannot start the control channel")]
     Control(#[from] EndpointError),
@@ -78,6 +83,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         key_source = %key.source(),
         "operator key ready"
     );
+    // The provider first: in nitro mode a missing NSM is the first thing to know.
+    let provider = attest::provider(&config)?;
     let client = ChainClient::new(rpc_client(&config)?, config.contract);
     // Bound before the chain is reached, so a bad endpoint fails at once; connections
     // are served once the state exists.
@@ -92,7 +99,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         activities: config.activity_limit,
     };
     let store = Store::new(config.contract, chain_id, limits);
-    let control = ControlServer::new(control, store.clone(), Arc::new(NoAttestation));
+    let attester = Attester::new(
+        provider,
+        Identity {
+            chain_id,
+            contract: config.contract,
+            operator: key.address(),
+            key_source: key.source(),
+        },
+    )?;
+    let control = ControlServer::new(control, store.clone(), Arc::new(attester));
     let mirror = Mirror::new(
         client.clone(),
         store.clone(),
