@@ -82,12 +82,10 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     info!(target: "host_proxy", config = %config, "starting");
     let forwarder = EgressForwarder::bind(&config.routes, config.egress.clone()).await?;
     let egress = forwarder.local_endpoints();
-    let web_listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| RunError::Web {
-            addr: config.listen,
-            source,
-        })?;
+    let web_listener = bind_web(config.listen).map_err(|source| RunError::Web {
+        addr: config.listen,
+        source,
+    })?;
     let web = web_listener.local_addr().map_err(|source| RunError::Web {
         addr: config.listen,
         source,
@@ -127,6 +125,24 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         control,
         tasks,
     })
+}
+
+/// Pending connections the web listener queues. tokio's default (128) overflows when
+/// thousands of WebSocket clients reconnect at once after a restart, and each
+/// overflowed client waits a second before its SYN is retried; the kernel caps it
+/// at `net.core.somaxconn` anyway.
+pub const WEB_ACCEPT_BACKLOG: u32 = 4096;
+
+fn bind_web(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(addr)?;
+    socket.listen(WEB_ACCEPT_BACKLOG)
 }
 
 /// [`start`], then wait for `shutdown`.

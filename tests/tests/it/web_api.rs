@@ -485,17 +485,20 @@ async fn a_real_round_reaches_the_feed_and_the_rest_api() {
         &[],
     );
     let web = ports.web;
-    // The feed opens with the snapshot once the enclave has one.
-    let mut ws = loop {
-        if let Ok((mut ws, _)) =
-            tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{web}/ws")).await
-            && let FeedMessage::Notice(FeedNotice::Snapshot { data, .. }) = next(&mut ws).await
-            && data.config.is_some()
-        {
-            break ws;
-        }
+    // Wait for the enclave's state to reach host-proxy; then the feed opens with it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !stack::host_snapshot(web)
+        .await
+        .is_some_and(|s| s.config.is_some())
+    {
+        assert!(std::time::Instant::now() < deadline, "no state within 60 s");
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut ws = connect(web).await;
+    let FeedMessage::Notice(FeedNotice::Snapshot { data, .. }) = next(&mut ws).await else {
+        panic!("the feed did not open with a snapshot")
     };
+    assert!(data.config.is_some());
     let api = OpenApi::fetch(web).await;
 
     tests::ok(
