@@ -283,6 +283,57 @@ impl From<std::io::Error> for FrameError {
     }
 }
 
+/// Why a control connection ended: the reason both sides log.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionEnd {
+    /// A frame was malformed, or the socket failed.
+    #[error("{0}")]
+    Frame(#[from] FrameError),
+    /// The peer closed the connection.
+    #[error("closed by the peer")]
+    Closed,
+    /// The peer sent no `Hello` within [`HANDSHAKE_TIMEOUT`].
+    #[error("no Hello within {} s", HANDSHAKE_TIMEOUT.as_secs())]
+    NoHello,
+    /// The peer's first message was something else.
+    #[error("the first message was not Hello")]
+    NotHello,
+    /// The peer speaks another protocol version.
+    #[error("the peer speaks protocol version {0}, not {PROTOCOL_VERSION}")]
+    Version(u32),
+    /// The peer said `Hello` twice.
+    #[error("a second Hello")]
+    SecondHello,
+    /// The peer sent nothing, not even heartbeats, for [`PEER_TIMEOUT`].
+    #[error("the peer sent nothing for {} s", PEER_TIMEOUT.as_secs())]
+    Silent,
+    /// The peer did not read what was sent for [`PEER_TIMEOUT`].
+    #[error("the peer did not read for {} s", PEER_TIMEOUT.as_secs())]
+    NotReading,
+    /// This side is shutting down.
+    #[error("shutting down")]
+    Shutdown,
+}
+
+/// Sends one message, giving up on a peer that does not read for [`PEER_TIMEOUT`].
+///
+/// # Errors
+/// [`SessionEnd::Frame`] or [`SessionEnd::NotReading`].
+pub async fn send_message<S, In, Out>(
+    conn: &mut tokio_util::codec::Framed<S, FrameCodec<In, Out>>,
+    message: Out,
+) -> Result<(), SessionEnd>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    Out: Serialize,
+{
+    use futures_util::SinkExt;
+    match tokio::time::timeout(PEER_TIMEOUT, conn.send(message)).await {
+        Ok(result) => result.map_err(SessionEnd::from),
+        Err(_) => Err(SessionEnd::NotReading),
+    }
+}
+
 /// A tokio codec that reads `In` and writes `Out` as length-prefixed CBOR frames.
 /// Use with `tokio_util::codec::Framed`.
 #[derive(Debug)]

@@ -13,6 +13,7 @@
 //!   them, shared by the `lottery` CLI and enclave-app's simulated mode.
 //! - `logging` (feature `logging`): the services' stderr logging, text or JSON, with
 //!   strict `RUST_LOG`-style filters.
+//! - `service` (feature `service`): the services' runtime, signals and grace period.
 //! - [`views`]: the JSON shapes served to browsers and printed by the CLI (camelCase,
 //!   wei as decimal strings, checksummed addresses, timestamps in seconds).
 //! - [`state`]: the mirrored lottery state (snapshot plus sequence-numbered events) that
@@ -31,6 +32,8 @@ pub mod endpoint;
 pub mod keys;
 #[cfg(feature = "logging")]
 pub mod logging;
+#[cfg(feature = "service")]
+pub mod service;
 pub mod state;
 pub mod transport;
 pub mod views;

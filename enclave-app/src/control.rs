@@ -16,13 +16,13 @@ use std::{future::Future, pin::Pin, sync::Arc, time::Instant};
 
 use abi::{
     control::{
-        EnclaveCodec, EnclaveHello, EnclaveMessage, FrameError, HANDSHAKE_TIMEOUT,
-        HEARTBEAT_INTERVAL, HostMessage, PEER_TIMEOUT, PROTOCOL_VERSION, Request, RequestError,
-        Response,
+        EnclaveCodec, EnclaveHello, EnclaveMessage, HANDSHAKE_TIMEOUT, HEARTBEAT_INTERVAL,
+        HostMessage, PEER_TIMEOUT, PROTOCOL_VERSION, Request, RequestError, Response, SessionEnd,
+        send_message,
     },
     endpoint::{Endpoint, EndpointError, Listener, Stream},
 };
-use futures_util::{SinkExt, StreamExt, stream::FuturesUnordered};
+use futures_util::{StreamExt, stream::FuturesUnordered};
 use tokio::sync::{Semaphore, broadcast::error::RecvError};
 use tokio_util::{codec::Framed, sync::CancellationToken, task::TaskTracker};
 use tracing::{debug, info, warn};
@@ -80,29 +80,6 @@ impl std::fmt::Debug for ControlServer {
             .field("listen", self.listener.local())
             .finish_non_exhaustive()
     }
-}
-
-/// Why a control connection ended.
-#[derive(Debug, thiserror::Error)]
-enum SessionEnd {
-    #[error("{0}")]
-    Frame(#[from] FrameError),
-    #[error("closed by the peer")]
-    Closed,
-    #[error("no Hello within {} s", HANDSHAKE_TIMEOUT.as_secs())]
-    NoHello,
-    #[error("the first message was not Hello")]
-    NotHello,
-    #[error("protocol version {0} is not ours ({PROTOCOL_VERSION})")]
-    Version(u32),
-    #[error("a second Hello")]
-    SecondHello,
-    #[error("the peer sent nothing for {} s", PEER_TIMEOUT.as_secs())]
-    Silent,
-    #[error("the peer did not read for {} s", PEER_TIMEOUT.as_secs())]
-    NotReading,
-    #[error("shutting down")]
-    Shutdown,
 }
 
 impl ControlServer {
@@ -184,7 +161,6 @@ impl ControlServer {
     }
 }
 
-type Connection = Framed<Stream, EnclaveCodec>;
 type Pending = FuturesUnordered<Pin<Box<dyn Future<Output = EnclaveMessage> + Send>>>;
 
 /// One connection, from `Hello` to close.
@@ -200,7 +176,7 @@ async fn serve(
         app_version: env!("CARGO_PKG_VERSION").to_owned(),
         limits: store.limits(),
     });
-    if let Err(end) = send(&mut conn, hello).await {
+    if let Err(end) = send_message(&mut conn, hello).await {
         return end;
     }
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, conn.next()).await {
@@ -219,7 +195,7 @@ async fn serve(
     // The sequence number of the last state sent on this connection: heartbeats
     // carry it, so the host can check that it holds exactly that state.
     let mut sent_seq = snapshot.seq;
-    if let Err(end) = send(&mut conn, EnclaveMessage::Snapshot(Box::new(snapshot))).await {
+    if let Err(end) = send_message(&mut conn, EnclaveMessage::Snapshot(Box::new(snapshot))).await {
         return end;
     }
     let mut pending: Pending = FuturesUnordered::new();
@@ -288,16 +264,8 @@ async fn serve(
             EnclaveMessage::Event(event) => sent_seq = event.seq,
             _ => {}
         }
-        if let Err(end) = send(&mut conn, outgoing).await {
+        if let Err(end) = send_message(&mut conn, outgoing).await {
             return end;
         }
-    }
-}
-
-/// Sends one message, giving up on a peer that does not read for [`PEER_TIMEOUT`].
-async fn send(conn: &mut Connection, message: EnclaveMessage) -> Result<(), SessionEnd> {
-    match tokio::time::timeout(PEER_TIMEOUT, conn.send(message)).await {
-        Ok(result) => result.map_err(SessionEnd::from),
-        Err(_) => Err(SessionEnd::NotReading),
     }
 }

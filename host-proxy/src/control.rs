@@ -15,12 +15,12 @@ use std::{collections::HashMap, time::Duration};
 
 use abi::{
     control::{
-        EnclaveMessage, FrameError, HANDSHAKE_TIMEOUT, HEARTBEAT_INTERVAL, HostCodec, HostMessage,
-        PEER_TIMEOUT, PROTOCOL_VERSION, Request, RequestError, Response,
+        EnclaveMessage, HANDSHAKE_TIMEOUT, HEARTBEAT_INTERVAL, HostCodec, HostMessage,
+        PEER_TIMEOUT, PROTOCOL_VERSION, Request, RequestError, Response, SessionEnd, send_message,
     },
     endpoint::{Endpoint, Stream},
 };
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use tokio::{
     sync::{mpsc, oneshot},
     time::Instant,
@@ -136,31 +136,6 @@ pub fn client(endpoint: Endpoint, state: HostState) -> (ControlClient, ControlHa
     )
 }
 
-/// Why a session ended.
-#[derive(Debug, thiserror::Error)]
-enum SessionEnd {
-    #[error("{0}")]
-    Frame(#[from] FrameError),
-    #[error("closed by the enclave")]
-    Closed,
-    #[error("no Hello within {} s", HANDSHAKE_TIMEOUT.as_secs())]
-    NoHello,
-    #[error("the first message was not Hello")]
-    NotHello,
-    #[error("the enclave speaks protocol version {0}, not {PROTOCOL_VERSION}")]
-    Version(u32),
-    #[error("a second Hello")]
-    SecondHello,
-    #[error("the enclave sent nothing for {} s", PEER_TIMEOUT.as_secs())]
-    Silent,
-    #[error("the enclave did not read for {} s", PEER_TIMEOUT.as_secs())]
-    NotReading,
-    #[error("shutting down")]
-    Shutdown,
-}
-
-type Connection = Framed<Stream, HostCodec>;
-
 impl ControlClient {
     /// Connects, follows the state, and reconnects after every failure, until
     /// `shutdown`.
@@ -235,7 +210,7 @@ impl ControlClient {
         let hello = HostMessage::Hello {
             protocol_version: PROTOCOL_VERSION,
         };
-        if let Err(end) = send(&mut conn, hello).await {
+        if let Err(end) = send_message(&mut conn, hello).await {
             return end;
         }
         let hello = tokio::select! {
@@ -334,18 +309,9 @@ impl ControlClient {
                     HostMessage::Heartbeat
                 }
             };
-            if let Err(end) = send(&mut conn, outgoing).await {
+            if let Err(end) = send_message(&mut conn, outgoing).await {
                 return end;
             }
         }
-    }
-}
-
-/// Sends one message, giving up on an enclave that does not read for
-/// [`PEER_TIMEOUT`].
-async fn send(conn: &mut Connection, message: HostMessage) -> Result<(), SessionEnd> {
-    match tokio::time::timeout(PEER_TIMEOUT, conn.send(message)).await {
-        Ok(result) => result.map_err(SessionEnd::from),
-        Err(_) => Err(SessionEnd::NotReading),
     }
 }

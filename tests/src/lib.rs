@@ -4,6 +4,7 @@
 //! test, killed when the [`TestChain`] drops; deploys the `Lottery` contract; drives
 //! chain time with anvil's time calls instead of sleeping.
 
+pub mod bench;
 pub mod core;
 pub mod gas;
 pub mod stack;

@@ -15,7 +15,6 @@ use std::{
 
 use abi::api::FeedNotice;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
-use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -183,8 +182,9 @@ impl Feed {
         drop(permit);
     }
 
-    async fn client(&self, socket: WebSocket) -> &'static str {
-        let (mut sink, mut stream) = socket.split();
+    async fn client(&self, mut socket: WebSocket) -> &'static str {
+        // One task owns the whole socket (no split halves sharing a lock): the
+        // select's futures are dropped before a branch runs, so the branch may send.
         // Subscribe before reading the snapshot: every event after it is then in
         // `rx`, and older ones are skipped by their sequence number.
         let mut rx = self.tx.subscribe();
@@ -200,19 +200,19 @@ impl Feed {
         }) else {
             return "internal";
         };
-        if !self.send(&mut sink, text).await {
+        if !self.send(&mut socket, text).await {
             return "stuck";
         }
         loop {
             tokio::select! {
                 () = self.shutdown.cancelled() => {
-                    let _ = sink.send(Message::Close(Some(CloseFrame {
+                    let _ = socket.send(Message::Close(Some(CloseFrame {
                         code: close_code::AWAY,
                         reason: "server shutting down".into(),
                     }))).await;
                     return "shutdown";
                 }
-                incoming = stream.next() => match incoming {
+                incoming = socket.recv() => match incoming {
                     // Pings are answered by the WebSocket layer; text and binary
                     // messages mean nothing here and are ignored.
                     Some(Ok(Message::Close(_))) | None => return "closed",
@@ -242,7 +242,7 @@ impl Feed {
                         }
                         Ok(Outgoing::Heartbeat(text)) => text,
                         Err(broadcast::error::RecvError::Lagged(_)) => {
-                            let _ = sink.send(Message::Close(Some(CloseFrame {
+                            let _ = socket.send(Message::Close(Some(CloseFrame {
                                 code: close_code::POLICY,
                                 reason: "too slow: reconnect for a fresh snapshot".into(),
                             }))).await;
@@ -250,7 +250,7 @@ impl Feed {
                         }
                         Err(broadcast::error::RecvError::Closed) => return "shutdown",
                     };
-                    if !self.send(&mut sink, text).await {
+                    if !self.send(&mut socket, text).await {
                         return "stuck";
                     }
                 }
@@ -258,12 +258,8 @@ impl Feed {
         }
     }
 
-    async fn send(
-        &self,
-        sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-        text: Utf8Bytes,
-    ) -> bool {
-        match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(text))).await {
+    async fn send(&self, socket: &mut WebSocket, text: Utf8Bytes) -> bool {
+        match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text))).await {
             Ok(Ok(())) => {
                 metrics::counter!("ws_messages_sent_total").increment(1);
                 true

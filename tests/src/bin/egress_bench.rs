@@ -547,24 +547,11 @@ async fn throughput(
 // (c) Memory per connection
 // ---------------------------------------------------------------------------------
 
-/// A `Key:   123 kB` field of a /proc file, in KiB (0 when the process is gone).
-fn proc_kib(path: &str, key: &str) -> u64 {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 /// VmRSS and PSS of one process, in KiB.
 fn memory_of(pid: u32) -> (u64, u64) {
     (
-        proc_kib(&format!("/proc/{pid}/status"), "VmRSS:"),
-        proc_kib(&format!("/proc/{pid}/smaps_rollup"), "Pss:"),
+        tests::bench::proc_kib(&format!("/proc/{pid}/status"), "VmRSS:"),
+        tests::bench::proc_kib(&format!("/proc/{pid}/smaps_rollup"), "Pss:"),
     )
 }
 
@@ -707,18 +694,6 @@ async fn memory(plan: Plan) -> eyre::Result<Vec<Memory>> {
 // ---------------------------------------------------------------------------------
 
 fn machine() -> String {
-    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map_or_else(|_| "unknown".to_owned(), |k| k.trim().to_owned());
     let socat = Command::new("socat")
         .arg("-V")
         .output()
@@ -730,7 +705,7 @@ fn machine() -> String {
                 .map(|l| l.trim().to_owned())
         })
         .unwrap_or_else(|| "socat version unknown".to_owned());
-    format!("{cores} cores (nproc), {cpu}, Linux {kernel}, {socat}")
+    format!("{}, {socat}", tests::bench::machine())
 }
 
 fn report(

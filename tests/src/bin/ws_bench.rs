@@ -144,8 +144,8 @@ impl HostProxy {
     fn memory(&self) -> Memory {
         let status = format!("/proc/{}/status", self.pid());
         Memory {
-            rss_kib: proc_kib(&status, "VmRSS:"),
-            hwm_kib: proc_kib(&status, "VmHWM:"),
+            rss_kib: tests::bench::proc_kib(&status, "VmRSS:"),
+            hwm_kib: tests::bench::proc_kib(&status, "VmHWM:"),
         }
     }
 
@@ -173,19 +173,6 @@ impl Drop for HostProxy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A `Key:   123 kB` field of a /proc file, in KiB (0 when the process is gone).
-fn proc_kib(path: &str, key: &str) -> u64 {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// utime + stime of a `/proc/<pid>/stat` file (zero when unreadable). The fields
@@ -728,26 +715,6 @@ async fn wrk(proxy: &HostProxy) -> eyre::Result<WrkResult> {
 // The report
 // ---------------------------------------------------------------------------------
 
-fn machine() -> String {
-    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned());
-    let memory = proc_kib("/proc/meminfo", "MemTotal:");
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map_or_else(|_| "unknown".to_owned(), |k| k.trim().to_owned());
-    format!(
-        "{cores} cores (nproc), {cpu}, {:.1} GiB RAM, Linux {kernel}",
-        mib(memory) / 1024.0
-    )
-}
-
 fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "**missed**" }
 }
@@ -757,7 +724,7 @@ fn report(quick: bool, runs: &[FanOut], wrk: &WrkResult) {
     if quick {
         println!("<!-- --quick smoke run: not for BENCHMARKS.md -->");
     }
-    println!("Machine: {}", machine());
+    println!("Machine: {}", tests::bench::machine());
     println!();
     println!(
         "WebSocket fan-out: per client count a fresh host-proxy, {} events {} ms apart; delay from `Store::set_head` to the client reading the `head_update`, over every (client, event) pair:",
@@ -900,7 +867,7 @@ async fn bench(args: Args) -> eyre::Result<()> {
         "host-proxy: {}",
         workspace_binary("host-proxy").display()
     ));
-    log(&format!("machine: {}", machine()));
+    log(&format!("machine: {}", tests::bench::machine()));
 
     let shutdown = CancellationToken::new();
     let _stop = shutdown.clone().drop_guard();

@@ -487,9 +487,9 @@ async fn a_real_round_reaches_the_feed_and_the_rest_api() {
     let web = ports.web;
     // Wait for the enclave's state to reach host-proxy; then the feed opens with it.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while !stack::host_snapshot(web)
+    while stack::host_snapshot(web)
         .await
-        .is_some_and(|s| s.config.is_some())
+        .is_none_or(|s| s.config.is_none())
     {
         assert!(std::time::Instant::now() < deadline, "no state within 60 s");
         tokio::time::sleep(Duration::from_millis(200)).await;
