@@ -6,8 +6,20 @@
 //! never leaves this process. In `nitro` mode the NSM signs the documents; in `sim`
 //! mode a simulated provider with a development CA does, with the same structure
 //! and a root no verifier accepts unless told to.
+//!
+//! Sealed key injection: a key sealed (HPKE) to the public key of a document this
+//! process issued, bound to that document's nonce, is opened here and handed to the
+//! operator, once. A nonce this process did not issue, or issued and already saw
+//! used, is refused (no replays), as is a key for another address than
+//! `--operator-address` and any second injection. The host only relays ciphertext.
 
-use std::{future::Future, pin::Pin, sync::Arc};
+use std::{
+    collections::VecDeque,
+    future::Future,
+    pin::Pin,
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
+};
 
 use abi::control::{Request, RequestError, Response};
 use alloy::primitives::Address;
@@ -17,17 +29,26 @@ use attestation::{
         AttestationProvider, AttestationRequest, NsmProvider, Pcr0Source, SimulatedCa,
         SimulatedProvider,
     },
-    sealed::{KEY_OPENER_IKM_LEN, KeyOpener},
+    sealed::{KEY_OPENER_IKM_LEN, KeyOpener, SealedKey},
 };
 use serde_bytes::ByteBuf;
+use tokio::sync::mpsc;
 use tracing::info;
 use zeroize::Zeroizing;
 
 use crate::{
     config::{Config, Mode},
     control::RequestHandler,
-    signer::KeySource,
+    signer::{KeySource, OperatorKey},
 };
+
+/// Nonces of issued documents remembered for key injection. A sealed key must name
+/// one of them; older ones are forgotten (the injector fetches a fresh document).
+pub const ISSUED_NONCES: usize = 256;
+
+/// How long a document's nonce stays good for sealing a key to it: long enough to
+/// type a passphrase, short enough that a leaked document soon stops mattering.
+pub const INJECTION_WINDOW: Duration = Duration::from_secs(600);
 
 /// The app name in `user_data`.
 pub const APP_NAME: &str = "enclave-lottery";
@@ -59,18 +80,29 @@ pub struct Identity {
     pub key_source: KeySource,
 }
 
-/// Answers the control channel's requests with attestation documents.
+/// Answers the control channel's requests: attestation documents, and sealed key
+/// injection.
 pub struct Attester {
     provider: Arc<dyn AttestationProvider>,
     opener: KeyOpener,
-    identity: Identity,
+    identity: Mutex<Identity>,
+    injection: Option<Injection>,
+    /// Nonces of documents issued, newest last, with when.
+    issued: Mutex<VecDeque<(Vec<u8>, Instant)>>,
+}
+
+/// Where injected keys go, and what they must be.
+struct Injection {
+    operator: mpsc::Sender<OperatorKey>,
+    expected: Option<Address>,
+    done: Mutex<bool>,
 }
 
 impl std::fmt::Debug for Attester {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Attester")
             .field("provider", &self.provider.kind())
-            .field("identity", &self.identity)
+            .field("identity", &self.identity())
             .finish_non_exhaustive()
     }
 }
@@ -119,21 +151,45 @@ impl Attester {
         Ok(Self {
             provider,
             opener,
-            identity,
+            identity: Mutex::new(identity),
+            injection: None,
+            issued: Mutex::new(VecDeque::new()),
         })
     }
 
+    /// Accepts one sealed key, sent to `operator`; when `expected` is set the key's
+    /// address must be it.
+    #[must_use]
+    pub fn with_injection(
+        mut self,
+        operator: mpsc::Sender<OperatorKey>,
+        expected: Option<Address>,
+    ) -> Self {
+        self.injection = Some(Injection {
+            operator,
+            expected,
+            done: Mutex::new(false),
+        });
+        self
+    }
+
+    fn identity(&self) -> Identity {
+        *self.identity.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn user_data(&self) -> UserData {
+        let identity = self.identity();
         UserData {
             app: APP_NAME.to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            chain_id: self.identity.chain_id,
-            contract: self.identity.contract.into_array(),
-            operator: self.identity.operator.into_array(),
-            key_origin: match self.identity.key_source {
+            chain_id: identity.chain_id,
+            contract: identity.contract.into_array(),
+            operator: identity.operator.into_array(),
+            key_origin: match identity.key_source {
                 KeySource::Generated => KeyOrigin::Generated,
                 KeySource::File => KeyOrigin::File,
                 KeySource::Environment => KeyOrigin::Environment,
+                KeySource::Injected => KeyOrigin::Injected,
             },
         }
     }
@@ -149,10 +205,89 @@ impl Attester {
             .map_err(|e| RequestError::invalid(e.to_string()))?;
         let provider = Arc::clone(&self.provider);
         // An ioctl to the NSM, or an ECDSA signature: off the async threads.
-        tokio::task::spawn_blocking(move || provider.attest(&request))
+        let document = tokio::task::spawn_blocking(move || provider.attest(&request))
             .await
             .map_err(|e| RequestError::internal(format!("attestation task failed: {e}")))?
-            .map_err(|e| RequestError::internal(format!("attestation failed: {e}")))
+            .map_err(|e| RequestError::internal(format!("attestation failed: {e}")))?;
+        let mut issued = self.issued.lock().unwrap_or_else(PoisonError::into_inner);
+        if issued.len() == ISSUED_NONCES {
+            issued.pop_front();
+        }
+        issued.push_back((nonce.to_vec(), Instant::now()));
+        Ok(document)
+    }
+
+    /// Opens a sealed key and hands it to the operator, once.
+    async fn inject(&self, sealed: &[u8]) -> Result<Response, RequestError> {
+        let Some(injection) = &self.injection else {
+            return Err(RequestError::unsupported(
+                "this enclave-app does not accept injected keys",
+            ));
+        };
+        if *injection
+            .done
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
+            return Err(RequestError::refused(
+                "an operator key was already injected; restart the enclave to inject another",
+            ));
+        }
+        let sealed = SealedKey::from_cbor(sealed)
+            .map_err(|e| RequestError::invalid(format!("not a sealed key: {e}")))?;
+        // The nonce must be one this process attested to recently, and unused: it
+        // binds the key to a document the injector verified, and stops replays.
+        {
+            let mut issued = self.issued.lock().unwrap_or_else(PoisonError::into_inner);
+            let position = issued.iter().position(|(nonce, at)| {
+                nonce.as_slice() == sealed.nonce() && at.elapsed() < INJECTION_WINDOW
+            });
+            let Some(position) = position else {
+                return Err(RequestError::refused(
+                    "the key is not sealed to a document this enclave issued in the last 10 minutes (or it was used already): fetch a fresh attestation and seal again",
+                ));
+            };
+            issued.remove(position);
+        }
+        let secret = self.opener.open(&sealed).map_err(|_| {
+            RequestError::invalid("the sealed key does not open with this enclave's key")
+        })?;
+        let key = OperatorKey::from_injected(&secret)
+            .map_err(|e| RequestError::invalid(e.to_string()))?;
+        drop(secret);
+        if let Some(expected) = injection.expected
+            && key.address() != expected
+        {
+            return Err(RequestError::refused(format!(
+                "the key's address {} is not the configured operator {expected}",
+                key.address()
+            )));
+        }
+        let address = key.address();
+        {
+            let mut done = injection
+                .done
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if *done {
+                return Err(RequestError::refused(
+                    "an operator key was already injected; restart the enclave to inject another",
+                ));
+            }
+            *done = true;
+        }
+        injection
+            .operator
+            .send(key)
+            .await
+            .map_err(|_| RequestError::internal("the operator is not running"))?;
+        {
+            let mut identity = self.identity.lock().unwrap_or_else(PoisonError::into_inner);
+            identity.operator = address;
+            identity.key_source = KeySource::Injected;
+        }
+        info!(target: "enclave_app::attest", operator = %address, "operator key injected");
+        Ok(Response::KeyInjected { operator: address })
     }
 }
 
@@ -166,9 +301,7 @@ impl RequestHandler for Attester {
                 Request::Attestation { nonce } => Ok(Response::Attestation {
                     document: ByteBuf::from(self.document(&nonce).await?),
                 }),
-                Request::InjectKey { .. } => Err(RequestError::unsupported(
-                    "sealed key injection is not served by this enclave-app build yet",
-                )),
+                Request::InjectKey { sealed } => self.inject(&sealed).await,
             }
         })
     }

@@ -497,6 +497,12 @@ impl TxSender {
         self.from
     }
 
+    /// A sender on the same chain signing with another key (an injected one), its
+    /// nonce read afresh.
+    pub fn with_signer(&self, wallet: EthereumWallet, from: Address) -> Self {
+        Self::new(self.chain.clone(), wallet, from, self.chain_id)
+    }
+
     /// Forgets the local nonce; the next send reads it from the node again. Call after
     /// a reorg or any send whose outcome is unknown.
     pub fn resync_nonce(&mut self) {

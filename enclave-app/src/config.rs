@@ -357,6 +357,11 @@ struct Cli {
     #[arg(long, env = "ENCLAVE_CONTROL_LISTEN", value_name = "ENDPOINT", value_parser = Endpoint::parse)]
     control_listen: Option<Endpoint>,
 
+    /// The operator address a sealed key injected later must have (its key is refused
+    /// otherwise). Unset: any injected key is accepted, once.
+    #[arg(long, env = "ENCLAVE_OPERATOR_ADDRESS", value_name = "ADDRESS")]
+    operator_address: Option<Address>,
+
     /// PEM file of the simulated attestation CA (sim mode only): loaded when it exists,
     /// else created there (mode 0600). Its first certificate is the root that
     /// verifiers must be given (`--root-cert`). Unset: a fresh CA in memory per start.
@@ -436,6 +441,7 @@ struct FileConfig {
     egress: Option<Egress>,
     rpc_ca_file: Option<PathBuf>,
     control_listen: Option<Endpoint>,
+    operator_address: Option<Address>,
     sim_ca_file: Option<PathBuf>,
     operator_key_file: Option<PathBuf>,
     poll_interval_ms: Option<u64>,
@@ -468,6 +474,8 @@ pub struct Config {
     pub rpc_ca_file: Option<PathBuf>,
     /// Where the control channel listens.
     pub control_listen: Endpoint,
+    /// The address an injected operator key must have.
+    pub operator_address: Option<Address>,
     /// The simulated attestation CA's file (sim mode only).
     pub sim_ca_file: Option<PathBuf>,
     /// A file holding the operator key (sim mode only).
@@ -600,7 +608,7 @@ impl fmt::Display for Config {
         }
         write!(
             f,
-            "mode={} rpc_url={} contract={} egress={} rpc_ca_file={} control_listen={} sim_ca_file={} \
+            "mode={} rpc_url={} contract={} egress={} rpc_ca_file={} control_listen={} operator_address={} sim_ca_file={} \
              operator_key={} operator_key_file={} \
              poll_interval_ms={} lookback_blocks={} log_chunk_blocks={} \
              reconcile_interval_secs={} history_limit={} activity_limit={} \
@@ -612,6 +620,8 @@ impl fmt::Display for Config {
             self.egress,
             Opt(self.rpc_ca_file.as_deref()),
             self.control_listen,
+            self.operator_address
+                .map_or_else(|| "<none>".to_owned(), |a| a.to_string()),
             Opt(self.sim_ca_file.as_deref()),
             if self.operator_key.is_some() {
                 "<redacted>"
@@ -979,6 +989,13 @@ impl Parsed {
             });
         }
         let sim_ca_file = sim_ca_file.map(|(path, _)| path);
+        let operator_address = self
+            .optional(
+                "operator_address",
+                cli.operator_address,
+                file.operator_address,
+            )
+            .map(|(address, _)| address);
 
         let ranged = |id: &str, given: u64, file: Option<u64>, range: &RangeInclusive<u64>| {
             let (value, origin) = self.defaulted(id, given, file);
@@ -1057,6 +1074,7 @@ impl Parsed {
             egress: egress.0,
             rpc_ca_file,
             control_listen: control_listen.0,
+            operator_address,
             sim_ca_file,
             operator_key_file: key_file.map(|(path, _)| path),
             operator_key: key,
@@ -1224,6 +1242,10 @@ mod tests {
                 .replace(
                     "sim_ca_file=\"/var/lib/enclave-app/sim-ca.pem\"",
                     "sim_ca_file=<none>"
+                )
+                .replace(
+                    "operator_address=0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+                    "operator_address=<none>"
                 ),
             defaults.to_string()
         );

@@ -99,6 +99,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         activities: config.activity_limit,
     };
     let store = Store::new(config.contract, chain_id, limits);
+    let (injected_tx, injected_rx) = tokio::sync::mpsc::channel(1);
     let attester = Attester::new(
         provider,
         Identity {
@@ -107,7 +108,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
             operator: key.address(),
             key_source: key.source(),
         },
-    )?;
+    )?
+    .with_injection(injected_tx, config.operator_address);
     let control = ControlServer::new(control, store.clone(), Arc::new(attester));
     let mirror = Mirror::new(
         client.clone(),
@@ -129,7 +131,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
             replace_after_blocks: config.replace_after_blocks,
             receipt_timeout: config.receipt_timeout(),
         },
-    );
+    )
+    .with_injected_keys(injected_rx);
     let tasks = TaskTracker::new();
     tasks.spawn(control.run(shutdown.clone()));
     tasks.spawn(mirror.run(shutdown.clone()));

@@ -32,6 +32,7 @@ use tracing::{error, info, warn};
 
 use crate::{
     chain::{BlockClock, ChainError, PendingTx, TxSender},
+    signer::OperatorKey,
     store::Store,
 };
 
@@ -223,6 +224,8 @@ pub struct OperatorSettings {
 pub struct Operator {
     store: Store,
     sender: TxSender,
+    /// Keys injected through the control channel (at most one is ever accepted).
+    keys: Option<tokio::sync::mpsc::Receiver<OperatorKey>>,
     chain_id: u64,
     contract: Address,
     settings: OperatorSettings,
@@ -233,6 +236,14 @@ pub struct Operator {
 }
 
 impl Operator {
+    /// Accepts keys injected later (see [`crate::attest`]): the operator switches to
+    /// each key it receives.
+    #[must_use]
+    pub fn with_injected_keys(mut self, keys: tokio::sync::mpsc::Receiver<OperatorKey>) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
     /// An operator sending through `sender`.
     pub fn new(
         store: Store,
@@ -244,6 +255,7 @@ impl Operator {
         Self {
             store,
             sender,
+            keys: None,
             chain_id,
             contract,
             settings,
@@ -280,11 +292,23 @@ impl Operator {
         use abi::state::StateChange;
         use tokio::sync::broadcast::error::RecvError;
         let (_, mut events) = self.store.subscribe();
+        let mut keys = self.keys.take();
         let mut first = true;
         loop {
             if !first {
                 tokio::select! {
                     () = shutdown.cancelled() => return,
+                    Some(key) = async {
+                        match keys.as_mut() {
+                            Some(keys) => keys.recv().await,
+                            None => std::future::pending().await,
+                        }
+                    } => {
+                        info!(target: "operator", operator = %key.address(), "operating with the injected key");
+                        self.sender = self.sender.with_signer(key.wallet(), key.address());
+                        // Nothing the old key sent is this key's to watch.
+                        self.in_flight = None;
+                    }
                     event = events.recv() => match event {
                         Ok(e) if matches!(
                             e.change,

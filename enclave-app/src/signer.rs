@@ -37,6 +37,9 @@ pub enum KeySource {
     File,
     /// Read from `ENCLAVE_OPERATOR_KEY` (sim mode only).
     Environment,
+    /// Injected sealed to the enclave's attested key (HPKE), through the control
+    /// channel; the host relayed only ciphertext.
+    Injected,
 }
 
 impl fmt::Display for KeySource {
@@ -45,6 +48,7 @@ impl fmt::Display for KeySource {
             Self::Generated => "generated",
             Self::File => "file",
             Self::Environment => "environment",
+            Self::Injected => "injected",
         })
     }
 }
@@ -64,6 +68,9 @@ pub enum SignerError {
     /// `ENCLAVE_OPERATOR_KEY` does not hold a private key.
     #[error("invalid {OPERATOR_KEY_ENV}")]
     Environment(#[source] KeyParseError),
+    /// An injected key is not a valid secp256k1 private key.
+    #[error("the injected key is not a valid secp256k1 private key")]
+    InvalidInjected,
     /// A plaintext key was configured in nitro mode.
     #[error("nitro mode refuses plaintext operator keys (key file or {OPERATOR_KEY_ENV})")]
     PlaintextKeyInNitro,
@@ -135,6 +142,19 @@ impl OperatorKey {
             (None, Some(key)) => Self::from_env_value(key.expose()),
             (None, None) => Self::generate(),
         }
+    }
+
+    /// A key opened from a sealed injection: 32 bytes of secp256k1 scalar.
+    ///
+    /// # Errors
+    /// [`SignerError::InvalidInjected`] (the bytes are not echoed).
+    pub fn from_injected(bytes: &[u8]) -> Result<Self, SignerError> {
+        let signer =
+            PrivateKeySigner::from_slice(bytes).map_err(|_| SignerError::InvalidInjected)?;
+        Ok(Self {
+            signer,
+            source: KeySource::Injected,
+        })
     }
 
     /// The operator's address.

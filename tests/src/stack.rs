@@ -210,22 +210,18 @@ pub fn host_proxy(ports: Ports, upstream_url: &str, extra: &[&str]) -> Service {
     Service::spawn("host-proxy", &mut command, Vec::new())
 }
 
-/// Starts enclave-app in sim mode with anvil account `key` as its operator key,
-/// reaching the chain at `rpc_url` through host-proxy's egress port (its only route:
-/// give an `rpc_url` whose host does not resolve to prove it).
+/// Starts enclave-app in sim mode with anvil account `key` as its operator key (a
+/// generated one for `None`), reaching the chain at `rpc_url` through host-proxy's
+/// egress port (its only route: give an `rpc_url` whose host does not resolve to
+/// prove it).
 pub fn enclave_app(
     chain: &TestChain,
     ports: Ports,
     rpc_url: &str,
     contract: Address,
-    key: usize,
+    key: Option<usize>,
     extra: &[&str],
 ) -> Service {
-    let mut file = tempfile::NamedTempFile::new().expect("key file");
-    writeln!(file, "{}", alloy::hex::encode(chain.keys[key].to_bytes())).expect("write key");
-    std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o600))
-        .expect("chmod key file");
-    let key_file = file.into_temp_path();
     let mut command = Command::new(workspace_binary("enclave-app"));
     command
         .args(["--mode", "sim", "--rpc-url", rpc_url])
@@ -235,11 +231,19 @@ pub fn enclave_app(
             "--control-listen=tcp://127.0.0.1:{}",
             ports.control
         ))
-        .arg("--operator-key-file")
-        .arg(&key_file)
         .args(["--poll-interval-ms", "100", "--log-filter", "info"])
         .args(extra);
-    Service::spawn("enclave-app", &mut command, vec![key_file])
+    let mut files = Vec::new();
+    if let Some(key) = key {
+        let mut file = tempfile::NamedTempFile::new().expect("key file");
+        writeln!(file, "{}", alloy::hex::encode(chain.keys[key].to_bytes())).expect("write key");
+        std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o600))
+            .expect("chmod key file");
+        let key_file = file.into_temp_path();
+        command.arg("--operator-key-file").arg(&key_file);
+        files.push(key_file);
+    }
+    Service::spawn("enclave-app", &mut command, files)
 }
 
 /// The enclave's state as a second control client sees it (the enclave serves a few

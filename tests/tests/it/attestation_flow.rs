@@ -31,7 +31,7 @@ async fn a_simulated_document_verifies_against_the_simulated_root_only() {
         ports,
         "http://chain.invalid:8545",
         contract,
-        1,
+        Some(1),
         &["--sim-ca-file", ca_file.to_str().unwrap()],
     );
     enclave
@@ -95,4 +95,205 @@ async fn a_simulated_document_verifies_against_the_simulated_root_only() {
     let wrong_operator = policy(root).expect_operator([9; 20]);
     let err = attestation::verify(&document, &wrong_operator).unwrap_err();
     assert!(!matches!(err, VerifyError::UntrustedRoot { .. }), "{err}");
+}
+
+/// A fresh document from host-proxy, verified against `root`: its nonce and public key.
+async fn fresh_document(web: u16, root: &TrustAnchor) -> attestation::VerifiedDocument {
+    let nonce: [u8; 32] = rand::random();
+    let path = format!("/api/attestation?nonce={}", alloy::hex::encode(nonce));
+    let (status, _, body) = stack::http(web, "GET", &path, None).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let document = base64::engine::general_purpose::STANDARD
+        .decode(body["document"].as_str().unwrap())
+        .unwrap();
+    let policy = Policy::new(
+        root.clone(),
+        Freshness::live(now(), nonce, Duration::from_secs(60)),
+    );
+    attestation::verify(&document, &policy).unwrap()
+}
+
+/// Seals `secret` to `document` and posts it: the status and body.
+async fn inject(
+    web: u16,
+    document: &attestation::VerifiedDocument,
+    nonce: Option<&[u8]>,
+    secret: &[u8],
+) -> (u16, serde_json::Value) {
+    let key = document.document.public_key.as_deref().unwrap();
+    let nonce = nonce.unwrap_or_else(|| document.document.nonce.as_deref().unwrap());
+    let sealed = attestation::sealed::seal(key, nonce, secret).unwrap();
+    let body = serde_json::json!({
+        "sealedKey": base64::engine::general_purpose::STANDARD.encode(sealed.to_cbor().unwrap()),
+    });
+    let (status, _, bytes) = stack::http(
+        web,
+        "POST",
+        "/api/operator-key",
+        Some(("application/json", serde_json::to_vec(&body).unwrap())),
+    )
+    .await;
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sealed_key_is_injected_once_and_the_operator_draws_with_it() {
+    use alloy::providers::ext::AnvilApi;
+    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let lottery = chain.deploy_with_operator(500).await;
+    let contract = *lottery.address();
+    let operator = chain.operator();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("sim-ca.pem");
+    let ports = Ports::free();
+    let _host = stack::host_proxy(ports, &chain.endpoint(), &[]);
+    // No key given: enclave-app generates one, which is not the contract's operator.
+    let enclave = stack::enclave_app(
+        &chain,
+        ports,
+        "http://chain.invalid:8545",
+        contract,
+        None,
+        &[
+            "--sim-ca-file",
+            ca_file.to_str().unwrap(),
+            "--operator-address",
+            &operator.to_string(),
+        ],
+    );
+    enclave
+        .wait_for_log(&["mirroring the contract"], Duration::from_secs(30))
+        .await;
+    let web = ports.web;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while stack::try_get_json_raw(web, "/api/attestation?nonce=00")
+        .await
+        .map_or(true, |(status, _, _)| status != 200)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no attestation within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pem = std::fs::read_to_string(&ca_file).unwrap();
+    let end = "-----END CERTIFICATE-----";
+    let root = TrustAnchor::from_pem(&pem[..pem.find(end).unwrap() + end.len()]).unwrap();
+    let before = fresh_document(web, &root).await;
+    assert_eq!(
+        before.user_data.as_ref().unwrap().key_origin,
+        KeyOrigin::Generated
+    );
+    assert_ne!(
+        before.user_data.as_ref().unwrap().operator,
+        operator.into_array()
+    );
+    let (_, status) = stack::get_json(web, "/api/operator").await;
+    assert_eq!(status["status"]["status"], "readOnly", "{status}");
+
+    let right_key = chain.keys[1].to_bytes();
+    let wrong_key = chain.keys[2].to_bytes();
+    // A key for another address than --operator-address: refused.
+    let (status, body) = inject(web, &fresh_document(web, &root).await, None, &wrong_key[..]).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("not the configured operator"),
+        "{body}"
+    );
+    // Sealed to a nonce the enclave never attested: refused.
+    let document = fresh_document(web, &root).await;
+    let (status, body) = inject(web, &document, Some(&[7u8; 32]), &right_key[..]).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("fetch a fresh attestation"),
+        "{body}"
+    );
+    // Garbage inside a good envelope: not a key.
+    let (status, body) = inject(web, &fresh_document(web, &root).await, None, &[0u8; 32]).await;
+    assert_eq!(status, 400, "{body}");
+    // Not a sealed key at all.
+    let (status, _, bytes) = stack::http(
+        web,
+        "POST",
+        "/api/operator-key",
+        Some(("application/json", br#"{"sealedKey": "AAECAwQF"}"#.to_vec())),
+    )
+    .await;
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&bytes));
+
+    // The right key, sealed to a fresh document: accepted.
+    let document = fresh_document(web, &root).await;
+    let (status, body) = inject(web, &document, None, &right_key[..]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["operator"], operator.to_checksum(None));
+    // Once only: a second injection, and a replay of the first, are refused.
+    let (status, body) = inject(web, &fresh_document(web, &root).await, None, &right_key[..]).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("already injected"),
+        "{body}"
+    );
+    let (status, _) = inject(web, &document, None, &right_key[..]).await;
+    assert_eq!(status, 409);
+    // Documents now name the injected operator.
+    let after = fresh_document(web, &root).await;
+    let user_data = after.user_data.unwrap();
+    assert_eq!(user_data.key_origin, KeyOrigin::Injected);
+    assert_eq!(user_data.operator, operator.into_array());
+
+    // And the operator works with it: commit, then a draw signed by the injected key.
+    tests::ok(
+        lottery
+            .placeBet()
+            .from(chain.player(0))
+            .value(tests::milli(10)),
+    )
+    .await;
+    tests::ok(
+        lottery
+            .placeBet()
+            .from(chain.player(1))
+            .value(tests::milli(20)),
+    )
+    .await;
+    let round = lottery.getRound().call().await.unwrap();
+    let now = chain.now().await;
+    chain
+        .provider
+        .anvil_increase_time(round.minDrawTime - now)
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        let settled = lottery
+            .getRoundById(alloy::primitives::U256::from(1))
+            .call()
+            .await
+            .unwrap();
+        if settled.state == abi::contract::RoundState::Completed as u8 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "round 1 was not drawn"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let sent = tests::sent_by(&chain, operator).await;
+    assert!(
+        sent.len() >= 2,
+        "commit and draw from the injected key: {sent:?}"
+    );
+    assert!(
+        sent.iter().all(|(_, ok)| *ok),
+        "a transaction reverted: {sent:?}"
+    );
+    assert!(!enclave.logged(&["ERROR"]));
 }

@@ -74,7 +74,7 @@ async fn topology() -> (
     let contract = *lottery.address();
     let ports = Ports::free();
     let host = stack::host_proxy(ports, &chain.endpoint(), &[]);
-    let enclave = stack::enclave_app(&chain, ports, UNREACHABLE_RPC, contract, 1, &[]);
+    let enclave = stack::enclave_app(&chain, ports, UNREACHABLE_RPC, contract, Some(1), &[]);
     (chain, contract, ports, host, enclave)
 }
 
@@ -236,7 +236,7 @@ async fn https_rpc_is_checked_inside_the_enclave_against_the_configured_ca() {
         ports,
         &rpc_url,
         contract,
-        1,
+        Some(1),
         &["--rpc-ca-file", other_file.to_str().unwrap()],
     );
     let line = refused
@@ -253,7 +253,7 @@ async fn https_rpc_is_checked_inside_the_enclave_against_the_configured_ca() {
     // Without an extra CA (web PKI roots only): refused the same way.
     let ports = Ports::free();
     let _host = stack::host_proxy(ports, &rpc_url, &[]);
-    let default_roots = stack::enclave_app(&chain, ports, &rpc_url, contract, 1, &[]);
+    let default_roots = stack::enclave_app(&chain, ports, &rpc_url, contract, Some(1), &[]);
     let line = default_roots
         .wait_for_log(&["chain not reachable yet"], Duration::from_secs(20))
         .await;
@@ -268,7 +268,7 @@ async fn https_rpc_is_checked_inside_the_enclave_against_the_configured_ca() {
         ports,
         &rpc_url,
         contract,
-        1,
+        Some(1),
         &["--rpc-ca-file", ca_file.to_str().unwrap()],
     );
     trusted
@@ -289,7 +289,7 @@ async fn https_rpc_is_checked_inside_the_enclave_against_the_configured_ca() {
         Ports::free(),
         &rpc_url,
         contract,
-        1,
+        Some(1),
         &["--rpc-ca-file", garbage.to_str().unwrap()],
     );
     bad.wait_for_log(&["garbage.pem", "no CERTIFICATE"], Duration::from_secs(10))
@@ -376,7 +376,7 @@ async fn host_proxy_restarts_mid_round_and_everything_converges() {
     };
     assert_eq!(code, 503);
     assert_eq!(health["controlChannelConnected"], false);
-    let _enclave = stack::enclave_app(&chain, ports, UNREACHABLE_RPC, contract, 1, &[]);
+    let _enclave = stack::enclave_app(&chain, ports, UNREACHABLE_RPC, contract, Some(1), &[]);
     host_until(ports.web, 30, "round 1 in the rebuilt history", |s| {
         s.history.first().is_some_and(|h| h.round_id == 1)
     })

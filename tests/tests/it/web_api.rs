@@ -481,7 +481,7 @@ async fn a_real_round_reaches_the_feed_and_the_rest_api() {
         ports,
         "http://chain.invalid:8545",
         *lottery.address(),
-        1,
+        Some(1),
         &[],
     );
     let web = ports.web;
