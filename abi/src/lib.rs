@@ -1,6 +1,8 @@
 //! Every interface that crosses a process or chain boundary, defined once.
 //!
 //! - [`api`]: the web API's responses, requests and WebSocket feed messages.
+//! - `attest_client` (feature `cli`): fetching, verifying and sealing to an enclave's
+//!   attestation document through host-proxy, for `attest` and `lottery`.
 //! - [`contract`]: the `Lottery` contract's alloy bindings, generated from the committed
 //!   compiler artifact (`artifacts/Lottery.json`), plus its typed round states and
 //!   human-readable revert reasons.
@@ -25,6 +27,8 @@
 //! The `lottery` admin binary lives here behind the default `cli` feature.
 
 pub mod api;
+#[cfg(feature = "cli")]
+pub mod attest_client;
 pub mod contract;
 pub mod control;
 pub mod draw;

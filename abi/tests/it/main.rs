@@ -1,6 +1,7 @@
 //! CLI tests: the `lottery` binary against a real anvil (one per test, on a free
 //! port). Chain time moves with `evm_increaseTime`; nothing sleeps through a round.
 
+mod attest;
 mod bad_input;
 mod config;
 mod happy_path;

@@ -6,6 +6,7 @@
 // A failed unwrap in a test helper is a failed test, with its location.
 #![allow(clippy::unwrap_used)]
 
+mod attest_cli;
 mod attestation_flow;
 mod chain_client;
 mod control_channel;

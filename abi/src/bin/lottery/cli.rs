@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use abi::attest_client::PcrExpectation;
 use alloy::primitives::{Address, B256, U256};
 use clap::{Args, Parser, Subcommand};
 
@@ -61,6 +62,35 @@ pub(crate) struct ContractArg {
     pub(crate) contract: Address,
 }
 
+/// Taking the operator address from the enclave's verified attestation document.
+#[derive(Debug, Args)]
+pub(crate) struct FromAttestation {
+    /// host-proxy's web API (http:// or https://): a fresh attestation document is
+    /// requested for a random nonce and verified (AWS root, nonce, age, PCRs, and
+    /// `user_data` naming this chain and contract) before the attested operator
+    /// address is set. Nothing is sent when verification fails.
+    #[arg(long, value_name = "URL")]
+    pub(crate) from_attestation: Option<String>,
+    /// With --from-attestation: require PCR N to equal HEX (96 hex digits, SHA-384).
+    /// Repeat for several PCRs.
+    // `conflicts_with = "operator"` says "only with --from-attestation": clap does
+    // not enforce `requires` of an argument that conflicts with a present one.
+    #[arg(long, value_name = "N=HEX", conflicts_with = "operator")]
+    pub(crate) expected_pcr: Vec<PcrExpectation>,
+    /// With --from-attestation: accept a SIMULATED enclave (development only),
+    /// signed by the root in --root-cert instead of AWS's.
+    #[arg(long, requires = "root_cert", conflicts_with = "operator")]
+    pub(crate) allow_simulated: bool,
+    /// The simulated root: a PEM file whose first CERTIFICATE is used (enclave-app's
+    /// --sim-ca-file).
+    #[arg(long, value_name = "PATH", requires = "allow_simulated")]
+    pub(crate) root_cert: Option<PathBuf>,
+    /// With --from-attestation: accept a debug-mode enclave (PCR0/1/2 all zero; its
+    /// memory is readable by the host: never in production).
+    #[arg(long, conflicts_with = "operator")]
+    pub(crate) allow_debug: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Deploy a new Lottery contract; the signer becomes its publisher. Prints the address.
@@ -71,13 +101,20 @@ pub(crate) enum Command {
         #[command(flatten)]
         key: KeySource,
     },
-    /// Hand the operator role to an address (publisher only; the round must be WAITING).
+    /// Hand the operator role to an address (publisher only; the round must be WAITING):
+    /// given with --operator, or the enclave's attested address with --from-attestation.
     SetOperator {
         #[command(flatten)]
         contract: ContractArg,
-        /// The new operator (in production: the enclave's attested address).
-        #[arg(long)]
-        operator: Address,
+        /// The new operator address.
+        #[arg(
+            long,
+            required_unless_present = "from_attestation",
+            conflicts_with = "from_attestation"
+        )]
+        operator: Option<Address>,
+        #[command(flatten)]
+        attestation: FromAttestation,
         #[command(flatten)]
         key: KeySource,
     },

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use abi::{
+    attest_client::{self, EnclaveApi, Expectations},
     contract::{Lottery, RevertReason, RoundState},
     draw::{self, Seed},
     transport::{self, RpcUrl},
@@ -21,7 +22,7 @@ use eyre::{Result, WrapErr, bail, eyre};
 use serde::Serialize;
 
 use crate::{
-    cli::{Cli, Command, KeySource},
+    cli::{Cli, Command, FromAttestation, KeySource},
     keys,
     output::{emit, eth, relative},
 };
@@ -163,8 +164,9 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         Command::SetOperator {
             contract,
             operator,
+            attestation,
             key,
-        } => set_operator(&ctx, contract.contract, operator, &key).await,
+        } => set_operator(&ctx, contract.contract, operator, &attestation, &key).await,
         Command::Config {
             contract,
             min_bet,
@@ -247,25 +249,107 @@ struct Sent {
 async fn set_operator(
     ctx: &Ctx,
     contract: Address,
-    operator: Address,
+    operator: Option<Address>,
+    attestation: &FromAttestation,
     key: &KeySource,
 ) -> Result<()> {
     let (provider, _) = ctx.signer(key)?;
     require_contract(ctx, &provider, contract).await?;
+    let (operator, attested) = match operator {
+        Some(operator) => (operator, None),
+        None => {
+            let attested = attested_operator(ctx, &provider, contract, attestation).await?;
+            (attested.operator, Some(attested))
+        }
+    };
     let lottery = ctx.lottery(provider.clone(), contract);
     let receipt = ctx
         .confirm(lottery.setOperator(operator))
         .await
         .wrap_err("set-operator failed")?;
+    let mut detail = serde_json::json!({ "operator": operator.to_checksum(None) });
+    if let Some(a) = &attested {
+        detail["attestation"] = serde_json::json!({
+            "url": a.url,
+            "simulated": a.simulated,
+            "debug": a.debug,
+            "keyOrigin": a.key_origin,
+            "checks": a.checks,
+        });
+    }
     let out = Sent {
         transaction_hash: receipt.transaction_hash,
-        detail: serde_json::json!({ "operator": operator.to_checksum(None) }),
+        detail,
     };
     emit(ctx.json, &out, || {
+        let source = attested.as_ref().map_or_else(String::new, |a| {
+            format!(
+                ", attested by {}{}{}",
+                a.url,
+                if a.simulated {
+                    " (SIMULATED enclave)"
+                } else {
+                    ""
+                },
+                if a.debug { " (DEBUG MODE enclave)" } else { "" }
+            )
+        });
         format!(
-            "operator set to {operator} (tx {})",
+            "operator set to {operator}{source} (tx {})",
             receipt.transaction_hash
         )
+    })
+}
+
+/// The operator address from a verified attestation document.
+struct AttestedOperator {
+    operator: Address,
+    url: String,
+    simulated: bool,
+    debug: bool,
+    key_origin: Option<attestation::KeyOrigin>,
+    checks: Vec<String>,
+}
+
+/// Fetches a fresh document from `--from-attestation`, verifies it (including that
+/// `user_data` names this chain and contract) and returns the attested operator.
+async fn attested_operator(
+    ctx: &Ctx,
+    provider: &DynProvider,
+    contract: Address,
+    args: &FromAttestation,
+) -> Result<AttestedOperator> {
+    let Some(url) = &args.from_attestation else {
+        bail!("pass --operator ADDRESS or --from-attestation URL");
+    };
+    let url = RpcUrl::parse(url).wrap_err("invalid --from-attestation URL")?;
+    let root = attest_client::trust_anchor(args.root_cert.as_deref())?;
+    let chain_id = provider
+        .get_chain_id()
+        .await
+        .map_err(|e| eyre!("cannot query {}: {}", ctx.rpc, transport::error_chain(&e)))?;
+    let expectations = Expectations {
+        allow_debug: args.allow_debug,
+        pcrs: args.expected_pcr.clone(),
+        chain_id: Some(chain_id),
+        contract: Some(contract),
+        operator: None,
+    };
+    let api = EnclaveApi::new(url.clone())?;
+    let attested = api
+        .fetch_verified(&root, &expectations, attest_client::DEFAULT_MAX_AGE)
+        .await
+        .wrap_err("refusing to set the operator: the enclave's attestation was not verified")?;
+    let operator = attested
+        .operator()
+        .ok_or_else(|| eyre!("the attestation document names no operator (no user_data)"))?;
+    Ok(AttestedOperator {
+        operator,
+        url: url.to_string(),
+        simulated: attested.verified.simulated,
+        debug: attested.verified.debug_mode,
+        key_origin: attested.verified.user_data.as_ref().map(|u| u.key_origin),
+        checks: attested.checks,
     })
 }
 

@@ -1,0 +1,425 @@
+//! The `attest` and `lottery` binaries against the whole local stack (anvil,
+//! host-proxy, enclave-app in sim mode with a simulated CA file): verifying live
+//! documents, setting the operator from a verified attestation, and injecting a
+//! sealed operator key with `attest seal-key`.
+
+use std::{
+    io::Write,
+    os::unix::fs::PermissionsExt,
+    path::{Path, PathBuf},
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use abi::views::ConfigView;
+use alloy::{
+    primitives::{Address, U256},
+    providers::Provider,
+};
+use sha2::Digest;
+use tests::{
+    TestChain,
+    stack::{self, Ports, Service},
+};
+
+/// What one run of a CLI did.
+#[derive(Debug)]
+struct Out {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    #[track_caller]
+    fn success(self) -> String {
+        assert_eq!(self.code, Some(0), "expected success: {self:#?}");
+        self.stdout
+    }
+
+    #[track_caller]
+    fn failure(self, code: i32) -> String {
+        assert_eq!(self.code, Some(code), "expected exit {code}: {self:#?}");
+        assert_eq!(
+            self.stdout, "",
+            "a failure prints nothing on stdout: {self:#?}"
+        );
+        self.stderr
+    }
+}
+
+/// Runs a workspace binary off the async runtime's threads.
+async fn cli(binary: &str, args: Vec<String>) -> Out {
+    let path = stack::workspace_binary(binary);
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(path)
+            .args(&args)
+            .env_remove("RUST_LOG")
+            .env_remove("LOTTERY_RPC_URL")
+            .env_remove("LOTTERY_PRIVATE_KEY")
+            .env_remove("LOTTERY_KEY_FILE")
+            .env_remove("LOTTERY_CONTRACT")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run the CLI");
+        Out {
+            code: out.status.code(),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// A key file (mode 0600) holding anvil account `i`'s key.
+fn key_file(dir: &Path, chain: &TestChain, i: usize) -> PathBuf {
+    let path = dir.join(format!("key-{i}"));
+    let mut file = std::fs::File::create(&path).unwrap();
+    writeln!(file, "{}", alloy::hex::encode(chain.keys[i].to_bytes())).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+/// One simulated stack: host-proxy, and enclave-app with a generated key, its
+/// simulated CA in a file and `--operator-address` set to `operator_address`.
+struct Stack {
+    _host: Service,
+    _enclave: Service,
+    url: String,
+    /// The simulated root (the CA file's first certificate), as a PEM file.
+    root_pem: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+async fn start_stack(chain: &TestChain, contract: Address, operator_address: Address) -> Stack {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("sim-ca.pem");
+    let ports = Ports::free();
+    let host = stack::host_proxy(ports, &chain.endpoint(), &[]);
+    let enclave = stack::enclave_app(
+        chain,
+        ports,
+        "http://chain.invalid:8545",
+        contract,
+        None,
+        &[
+            "--sim-ca-file",
+            ca_file.to_str().unwrap(),
+            "--operator-address",
+            &operator_address.to_string(),
+        ],
+    );
+    enclave
+        .wait_for_log(&["mirroring the contract"], Duration::from_secs(30))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stack::try_get_json_raw(ports.web, "/api/attestation?nonce=00")
+        .await
+        .map_or(true, |(status, _, _)| status != 200)
+    {
+        assert!(Instant::now() < deadline, "no attestation within 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The verifier's root is the CA file's first certificate (then come the
+    // intermediate and its key, which a verifier must never need).
+    let pem = std::fs::read_to_string(&ca_file).unwrap();
+    let end = "-----END CERTIFICATE-----";
+    let root_pem = dir.path().join("sim-root.pem");
+    std::fs::write(&root_pem, &pem[..pem.find(end).unwrap() + end.len()]).unwrap();
+    Stack {
+        _host: host,
+        _enclave: enclave,
+        url: format!("http://127.0.0.1:{}", ports.web),
+        root_pem,
+        dir,
+    }
+}
+
+fn pcr0_of_enclave_app() -> String {
+    let binary = std::fs::read(stack::workspace_binary("enclave-app")).unwrap();
+    alloy::hex::encode(sha2::Sha384::digest(&binary))
+}
+
+async fn operator_on_chain(chain: &TestChain, contract: Address) -> Option<Address> {
+    let lottery = abi::contract::Lottery::new(contract, chain.provider.clone());
+    ConfigView::from(lottery.getConfig().call().await.unwrap()).operator
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attest_verify_and_set_operator_from_attestation() {
+    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    // No operator yet: the attested one is to be set.
+    let contract = *chain.deploy(500).await.address();
+    let stack = start_stack(&chain, contract, chain.operator()).await;
+    let root = stack.root_pem.to_str().unwrap();
+    let url = stack.url.as_str();
+    let pcr0 = format!("0={}", pcr0_of_enclave_app());
+    let wrong_pcr0 = format!("0={}", "00".repeat(48));
+    let sim = ["--allow-simulated", "--root-cert", root];
+
+    // (a) A simulated document is refused by default, saying so.
+    let err = cli("attest", args(&["verify", "--url", url]))
+        .await
+        .failure(1);
+    assert!(
+        err.starts_with("error: the document is SIMULATED: it chains to ")
+            && err.contains("pass --allow-simulated --root-cert PATH"),
+        "{err}"
+    );
+    // Accepted with the simulated root and the right PCR0.
+    let mut verify = args(&["verify", "--url", url, "--expected-pcr", &pcr0]);
+    verify.extend(args(&sim));
+    let out = cli("attest", verify.clone()).await.success();
+    assert!(
+        out.starts_with("VERIFIED AS SIMULATED: signed by a development root, not AWS"),
+        "{out}"
+    );
+    assert!(
+        out.contains("key origin   generated inside the enclave\n"),
+        "{out}"
+    );
+    let mut json = vec!["--json".to_owned()];
+    json.extend(verify.clone());
+    let report: serde_json::Value =
+        serde_json::from_str(&cli("attest", json).await.success()).unwrap();
+    assert_eq!(report["simulated"], true);
+    assert_eq!(report["debug"], false);
+    assert_eq!(report["pcrs"]["0"], pcr0[2..]);
+    assert_eq!(report["userData"]["keyOrigin"], "generated");
+    assert_eq!(report["userData"]["chainId"], 31337);
+    assert_eq!(report["userData"]["contract"], contract.to_checksum(None));
+    let generated: Address = report["userData"]["operator"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_ne!(generated, chain.operator());
+    for check in [
+        "signature",
+        "nonce",
+        "max age 300 s",
+        "not debug mode",
+        "PCR0",
+    ] {
+        assert!(
+            report["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == check),
+            "{report}"
+        );
+    }
+    // A wrong PCR0: refused.
+    let mut wrong = args(&["verify", "--url", url, "--expected-pcr", &wrong_pcr0]);
+    wrong.extend(args(&sim));
+    let err = cli("attest", wrong).await.failure(1);
+    assert!(
+        err.starts_with("error: verification failed: PCR0 "),
+        "{err}"
+    );
+    // The contract check: no operator on chain yet.
+    let mut with_contract = verify.clone();
+    with_contract.extend(args(&[
+        "--contract",
+        &contract.to_string(),
+        "--rpc-url",
+        &chain.endpoint(),
+    ]));
+    let err = cli("attest", with_contract.clone()).await.failure(1);
+    assert_eq!(
+        err,
+        format!(
+            "error: the contract has no operator; the attested operator is {generated} (lottery set-operator --from-attestation sets it)\n"
+        )
+    );
+
+    // (b) set-operator --from-attestation: a wrong PCR refuses and sends nothing.
+    let publisher_key = key_file(stack.dir.path(), &chain, 0);
+    let set_operator = |pcr: &str| {
+        let mut list = args(&[
+            "--rpc-url",
+            &chain.endpoint(),
+            "set-operator",
+            "--contract",
+            &contract.to_string(),
+            "--from-attestation",
+            url,
+            "--expected-pcr",
+            pcr,
+            "--key-file",
+            publisher_key.to_str().unwrap(),
+        ]);
+        list.extend(args(&sim));
+        list
+    };
+    let block = chain.provider.get_block_number().await.unwrap();
+    let err = cli("lottery", set_operator(&wrong_pcr0)).await.failure(1);
+    assert!(
+        err.starts_with("error: refusing to set the operator: the enclave's attestation was not verified: verification failed: PCR0 "),
+        "{err}"
+    );
+    assert_eq!(operator_on_chain(&chain, contract).await, None);
+    assert!(
+        tests::sent_by(&chain, chain.publisher())
+            .await
+            .iter()
+            .all(|(n, _)| *n <= block),
+        "set-operator sent a transaction although verification failed"
+    );
+    // Without the simulated root: refused too.
+    let mut aws_only = set_operator(&pcr0);
+    aws_only.truncate(aws_only.len() - sim.len());
+    let err = cli("lottery", aws_only).await.failure(1);
+    assert!(err.contains("the document is SIMULATED"), "{err}");
+    assert_eq!(operator_on_chain(&chain, contract).await, None);
+
+    // The right PCR: the enclave's generated (attested) address becomes the operator.
+    let out = cli("lottery", set_operator(&pcr0)).await.success();
+    assert!(
+        out.starts_with(&format!(
+            "operator set to {generated}, attested by {url} (SIMULATED enclave) (tx 0x"
+        )),
+        "{out}"
+    );
+    assert_eq!(operator_on_chain(&chain, contract).await, Some(generated));
+    // And `attest verify --contract` now agrees with the chain.
+    let out = cli("attest", with_contract).await.success();
+    assert!(out.contains("on-chain operator"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attest_seal_key_injects_once_and_the_operator_draws() {
+    use alloy::providers::ext::AnvilApi;
+    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let lottery = chain.deploy(500).await;
+    let contract = *lottery.address();
+    let operator = chain.operator();
+    let stack = start_stack(&chain, contract, operator).await;
+    let url = stack.url.as_str();
+    let root = stack.root_pem.to_str().unwrap();
+    let pcr0 = format!("0={}", pcr0_of_enclave_app());
+    let seal = |key: &Path| {
+        args(&[
+            "seal-key",
+            "--url",
+            url,
+            "--key-file",
+            key.to_str().unwrap(),
+            "--expected-pcr",
+            &pcr0,
+            "--allow-simulated",
+            "--root-cert",
+            root,
+        ])
+    };
+    let right = key_file(stack.dir.path(), &chain, 1);
+    let wrong = key_file(stack.dir.path(), &chain, 2);
+
+    // A key for another address than the enclave's --operator-address: refused.
+    let err = cli("attest", seal(&wrong)).await.failure(1);
+    assert!(
+        err.starts_with(&format!(
+            "error: the enclave did not accept the key: {url} refused the request (409): "
+        )) && err.contains(&format!(
+            "the key's address {} is not the configured operator {operator}",
+            chain.player(0)
+        )),
+        "{err}"
+    );
+    // The client refuses before sending when --expected-operator disagrees.
+    let mut expect = seal(&wrong);
+    expect.extend(args(&["--expected-operator", &operator.to_string()]));
+    let err = cli("attest", expect).await.failure(2);
+    assert!(err.contains("nothing was sent"), "{err}");
+
+    // The right key: accepted, and the enclave reports its address. Never printed.
+    let mut first = vec!["--json".to_owned()];
+    first.extend(seal(&right));
+    let out = cli("attest", first).await.success();
+    let secret = alloy::hex::encode(chain.keys[1].to_bytes());
+    assert!(!out.contains(&secret), "the key was printed");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["injectedOperator"], operator.to_checksum(None));
+    assert_eq!(report["simulated"], true);
+    // Once only.
+    let err = cli("attest", seal(&right)).await.failure(1);
+    assert!(err.contains("already injected"), "{err}");
+    assert!(!err.contains(&secret));
+
+    // The publisher hands the role to the injected key's address.
+    let publisher_key = key_file(stack.dir.path(), &chain, 0);
+    cli(
+        "lottery",
+        args(&[
+            "--rpc-url",
+            &chain.endpoint(),
+            "set-operator",
+            "--contract",
+            &contract.to_string(),
+            "--operator",
+            &operator.to_string(),
+            "--key-file",
+            publisher_key.to_str().unwrap(),
+        ]),
+    )
+    .await
+    .success();
+    // The enclave commits a seed for round 1 as the injected operator.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while lottery
+        .getRound()
+        .call()
+        .await
+        .unwrap()
+        .seedCommitment
+        .is_zero()
+    {
+        assert!(Instant::now() < deadline, "no seed commitment within 20 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tests::ok(
+        lottery
+            .placeBet()
+            .from(chain.player(0))
+            .value(tests::milli(10)),
+    )
+    .await;
+    tests::ok(
+        lottery
+            .placeBet()
+            .from(chain.player(1))
+            .value(tests::milli(20)),
+    )
+    .await;
+    let round = lottery.getRound().call().await.unwrap();
+    let now = chain.now().await;
+    chain
+        .provider
+        .anvil_increase_time(round.minDrawTime - now)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let settled = lottery.getRoundById(U256::from(1)).call().await.unwrap();
+        if settled.state == abi::contract::RoundState::Completed as u8 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "round 1 was not drawn");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let sent = tests::sent_by(&chain, operator).await;
+    assert!(
+        sent.len() >= 2,
+        "commit and draw from the injected key: {sent:?}"
+    );
+    assert!(
+        sent.iter().all(|(_, ok)| *ok),
+        "a transaction reverted: {sent:?}"
+    );
+}
