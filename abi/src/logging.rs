@@ -87,6 +87,16 @@ pub fn init(format: LogFormat, filter: &str) -> Result<(), LoggingError> {
     installed.map_err(|_| LoggingError::AlreadyInitialized)
 }
 
+/// The command-line tools' logging (`lottery`, `attest`): warnings and errors on
+/// stderr, more with `RUST_LOG`. Their results go to stdout; this never does.
+pub fn init_cli() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .try_init();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

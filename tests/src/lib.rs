@@ -354,6 +354,44 @@ pub async fn eventually<T>(secs: u64, what: &str, mut check: impl FnMut() -> Opt
     }
 }
 
+/// Round 1 played out against a running operator: players 0 and 1 bet 10 and 20
+/// milli-ETH, chain time jumps to the draw window, and this waits up to `secs` for
+/// the operator to draw it.
+///
+/// # Panics
+/// When a bet fails or the round is not drawn in time.
+pub async fn play_first_round(
+    chain: &TestChain,
+    lottery: &Lottery::LotteryInstance<DynProvider>,
+    secs: u64,
+) {
+    ok(lottery.placeBet().from(chain.player(0)).value(milli(10))).await;
+    ok(lottery.placeBet().from(chain.player(1)).value(milli(20))).await;
+    let round = lottery.getRound().call().await.expect("getRound");
+    let now = chain.now().await;
+    chain
+        .provider
+        .anvil_increase_time(round.minDrawTime.saturating_sub(now))
+        .await
+        .expect("anvil_increase_time");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let settled = lottery
+            .getRoundById(U256::from(1))
+            .call()
+            .await
+            .expect("getRoundById");
+        if settled.state == abi::contract::RoundState::Completed as u8 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "round 1 was not drawn within {secs} s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 /// Every transaction `from` sent on `chain`, as `(block, succeeded)`.
 ///
 /// # Panics

@@ -12,10 +12,7 @@ use std::{
 };
 
 use abi::views::ConfigView;
-use alloy::{
-    primitives::{Address, U256},
-    providers::Provider,
-};
+use alloy::{primitives::Address, providers::Provider};
 use sha2::Digest;
 use tests::{
     TestChain,
@@ -295,7 +292,6 @@ async fn attest_verify_and_set_operator_from_attestation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attest_seal_key_injects_once_and_the_operator_draws() {
-    use alloy::providers::ext::AnvilApi;
     let chain = TestChain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy(500).await;
     let contract = *lottery.address();
@@ -383,36 +379,7 @@ async fn attest_seal_key_injects_once_and_the_operator_draws() {
         assert!(Instant::now() < deadline, "no seed commitment within 20 s");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    tests::ok(
-        lottery
-            .placeBet()
-            .from(chain.player(0))
-            .value(tests::milli(10)),
-    )
-    .await;
-    tests::ok(
-        lottery
-            .placeBet()
-            .from(chain.player(1))
-            .value(tests::milli(20)),
-    )
-    .await;
-    let round = lottery.getRound().call().await.unwrap();
-    let now = chain.now().await;
-    chain
-        .provider
-        .anvil_increase_time(round.minDrawTime - now)
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let settled = lottery.getRoundById(U256::from(1)).call().await.unwrap();
-        if settled.state == abi::contract::RoundState::Completed as u8 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "round 1 was not drawn");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    tests::play_first_round(&chain, &lottery, 30).await;
     let sent = tests::sent_by(&chain, operator).await;
     assert!(
         sent.len() >= 2,

@@ -139,7 +139,6 @@ async fn inject(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sealed_key_is_injected_once_and_the_operator_draws_with_it() {
-    use alloy::providers::ext::AnvilApi;
     let chain = TestChain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     let contract = *lottery.address();
@@ -249,43 +248,7 @@ async fn a_sealed_key_is_injected_once_and_the_operator_draws_with_it() {
     assert_eq!(user_data.operator, operator.into_array());
 
     // And the operator works with it: commit, then a draw signed by the injected key.
-    tests::ok(
-        lottery
-            .placeBet()
-            .from(chain.player(0))
-            .value(tests::milli(10)),
-    )
-    .await;
-    tests::ok(
-        lottery
-            .placeBet()
-            .from(chain.player(1))
-            .value(tests::milli(20)),
-    )
-    .await;
-    let round = lottery.getRound().call().await.unwrap();
-    let now = chain.now().await;
-    chain
-        .provider
-        .anvil_increase_time(round.minDrawTime - now)
-        .await
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(40);
-    loop {
-        let settled = lottery
-            .getRoundById(alloy::primitives::U256::from(1))
-            .call()
-            .await
-            .unwrap();
-        if settled.state == abi::contract::RoundState::Completed as u8 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "round 1 was not drawn"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    tests::play_first_round(&chain, &lottery, 40).await;
     let sent = tests::sent_by(&chain, operator).await;
     assert!(
         sent.len() >= 2,
