@@ -1,0 +1,159 @@
+//! The `host-proxy` binary's edges: help, configuration errors (exit 2, a clear
+//! message, never the RPC URL's secret path), and a clean stop on SIGTERM.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+fn host_proxy(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_host-proxy"));
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("HOST_PROXY_") || name == "RUST_LOG" {
+            command.env_remove(name.as_ref());
+        }
+    }
+    command.args(args).stdin(Stdio::null());
+    command
+}
+
+#[test]
+fn help_lists_every_setting_with_its_variable() {
+    let out = host_proxy(&["--help"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--mode",
+        "--rpc-url",
+        "--egress-allowlist",
+        "--egress-listen",
+        "--egress-max-connections",
+        "--egress-idle-timeout-secs",
+        "--control",
+        "--listen",
+        "--frontend-dir",
+        "--cors-origin",
+        "--max-ws-clients",
+        "--log-format",
+        "--log-filter",
+        "HOST_PROXY_RPC_URL",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
+    }
+}
+
+#[test]
+fn configuration_errors_exit_2_with_a_reason() {
+    for (args, reason) in [
+        (
+            vec!["--mode", "sim"],
+            "exactly one of --rpc-url and --egress-allowlist",
+        ),
+        (
+            vec!["--mode", "sim", "--rpc-url", "ftp://rpc.example/SECRETKEY"],
+            "not a usable RPC URL",
+        ),
+        (
+            vec![
+                "--mode",
+                "nitro",
+                "--rpc-url",
+                "https://h",
+                "--control",
+                "tcp://127.0.0.1:1",
+            ],
+            "needs vsock endpoints",
+        ),
+        (
+            vec![
+                "--mode",
+                "sim",
+                "--egress-allowlist",
+                "/nonexistent/allowlist.toml",
+            ],
+            "allowlist",
+        ),
+        (
+            vec![
+                "--mode",
+                "sim",
+                "--rpc-url",
+                "http://h:1",
+                "--control",
+                "udp://x:1",
+            ],
+            "tcp:// or vsock://",
+        ),
+    ] {
+        let out = host_proxy(&args).output().unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(reason), "{args:?}: {stderr}");
+        assert!(!stderr.contains("SECRETKEY"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_port_in_use_fails_at_start_and_sigterm_stops_cleanly() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = host_proxy(&[
+        "--mode",
+        "sim",
+        "--rpc-url",
+        "http://127.0.0.1:1",
+        "--egress-listen",
+        "tcp://127.0.0.1:0",
+        "--control",
+        "tcp://127.0.0.1:1",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(taken);
+
+    let mut child = host_proxy(&[
+        "--mode",
+        "sim",
+        "--rpc-url",
+        "http://127.0.0.1:1",
+        "--egress-listen",
+        "tcp://127.0.0.1:0",
+        "--control",
+        "tcp://127.0.0.1:1",
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let line = lines.next().expect("host-proxy logged nothing").unwrap();
+        if line.contains("host-proxy running") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "host-proxy never started");
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(
+        exit.success(),
+        "host-proxy exited with {exit} after SIGTERM"
+    );
+}
