@@ -235,15 +235,106 @@ pub fn enclave_app(
         .args(extra);
     let mut files = Vec::new();
     if let Some(key) = key {
-        let mut file = tempfile::NamedTempFile::new().expect("key file");
-        writeln!(file, "{}", alloy::hex::encode(chain.keys[key].to_bytes())).expect("write key");
-        std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o600))
-            .expect("chmod key file");
-        let key_file = file.into_temp_path();
+        let key_file = tempfile::NamedTempFile::new()
+            .expect("key file")
+            .into_temp_path();
+        write_key_file(&key_file, chain, key);
         command.arg("--operator-key-file").arg(&key_file);
         files.push(key_file);
     }
     Service::spawn("enclave-app", &mut command, files)
+}
+
+/// Writes anvil account `i`'s private key to `path` (hex, mode 0600), as key files
+/// are kept.
+///
+/// # Panics
+/// When the file cannot be written.
+pub fn write_key_file(path: &std::path::Path, chain: &TestChain, i: usize) {
+    let mut file = std::fs::File::create(path).expect("create key file");
+    writeln!(file, "{}", alloy::hex::encode(chain.keys[i].to_bytes())).expect("write key");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod key file");
+}
+
+/// The root certificate of a simulated CA file written by enclave-app
+/// (`--sim-ca-file`): its first PEM block. The intermediate and its key follow;
+/// a verifier never needs them.
+///
+/// # Panics
+/// When the file is not such a CA file.
+pub fn sim_root_pem(ca_file: &std::path::Path) -> String {
+    let pem = std::fs::read_to_string(ca_file).expect("read the CA file");
+    let end = "-----END CERTIFICATE-----";
+    let cut = pem.find(end).expect("a certificate in the CA file") + end.len();
+    format!("{}\n", &pem[..cut])
+}
+
+/// host-proxy and enclave-app in sim mode attesting with a simulated CA: enclave-app
+/// generates its key (it is not the contract's operator) and accepts one injected
+/// key for `operator_address`. Ready when an attestation comes back through
+/// host-proxy.
+pub struct AttestingStack {
+    /// host-proxy.
+    pub host: Service,
+    /// enclave-app.
+    pub enclave: Service,
+    /// Their ports.
+    pub ports: Ports,
+    /// The simulated root, as a PEM file in [`Self::dir`].
+    pub root_pem: std::path::PathBuf,
+    /// A directory that lives as long as the stack (the CA file, key files).
+    pub dir: tempfile::TempDir,
+}
+
+impl AttestingStack {
+    /// Starts both and waits until they attest.
+    ///
+    /// # Panics
+    /// When either does not come up within 30 s.
+    pub async fn start(chain: &TestChain, contract: Address, operator_address: Address) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ca_file = dir.path().join("sim-ca.pem");
+        let ports = Ports::free();
+        let host = host_proxy(ports, &chain.endpoint(), &[]);
+        let enclave = enclave_app(
+            chain,
+            ports,
+            "http://chain.invalid:8545",
+            contract,
+            None,
+            &[
+                "--sim-ca-file",
+                ca_file.to_str().expect("UTF-8 path"),
+                "--operator-address",
+                &operator_address.to_string(),
+            ],
+        );
+        enclave
+            .wait_for_log(&["mirroring the contract"], Duration::from_secs(30))
+            .await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while try_get_json_raw(ports.web, "/api/attestation?nonce=00")
+            .await
+            .map_or(true, |(status, _, _)| status != 200)
+        {
+            assert!(Instant::now() < deadline, "no attestation within 30 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let root_pem = dir.path().join("sim-root.pem");
+        std::fs::write(&root_pem, sim_root_pem(&ca_file)).expect("write the root");
+        Self {
+            host,
+            enclave,
+            ports,
+            root_pem,
+            dir,
+        }
+    }
+
+    /// host-proxy's base URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports.web)
+    }
 }
 
 /// The enclave's state as a second control client sees it (the enclave serves a few

@@ -4,8 +4,6 @@
 //! sealed operator key with `attest seal-key`.
 
 use std::{
-    io::Write,
-    os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
     process::Command,
     time::{Duration, Instant},
@@ -16,7 +14,7 @@ use alloy::{primitives::Address, providers::Provider};
 use sha2::Digest;
 use tests::{
     TestChain,
-    stack::{self, Ports, Service},
+    stack::{self, AttestingStack},
 };
 
 /// What one run of a CLI did.
@@ -76,65 +74,8 @@ fn args(list: &[&str]) -> Vec<String> {
 /// A key file (mode 0600) holding anvil account `i`'s key.
 fn key_file(dir: &Path, chain: &TestChain, i: usize) -> PathBuf {
     let path = dir.join(format!("key-{i}"));
-    let mut file = std::fs::File::create(&path).unwrap();
-    writeln!(file, "{}", alloy::hex::encode(chain.keys[i].to_bytes())).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    stack::write_key_file(&path, chain, i);
     path
-}
-
-/// One simulated stack: host-proxy, and enclave-app with a generated key, its
-/// simulated CA in a file and `--operator-address` set to `operator_address`.
-struct Stack {
-    _host: Service,
-    _enclave: Service,
-    url: String,
-    /// The simulated root (the CA file's first certificate), as a PEM file.
-    root_pem: PathBuf,
-    dir: tempfile::TempDir,
-}
-
-async fn start_stack(chain: &TestChain, contract: Address, operator_address: Address) -> Stack {
-    let dir = tempfile::tempdir().unwrap();
-    let ca_file = dir.path().join("sim-ca.pem");
-    let ports = Ports::free();
-    let host = stack::host_proxy(ports, &chain.endpoint(), &[]);
-    let enclave = stack::enclave_app(
-        chain,
-        ports,
-        "http://chain.invalid:8545",
-        contract,
-        None,
-        &[
-            "--sim-ca-file",
-            ca_file.to_str().unwrap(),
-            "--operator-address",
-            &operator_address.to_string(),
-        ],
-    );
-    enclave
-        .wait_for_log(&["mirroring the contract"], Duration::from_secs(30))
-        .await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while stack::try_get_json_raw(ports.web, "/api/attestation?nonce=00")
-        .await
-        .map_or(true, |(status, _, _)| status != 200)
-    {
-        assert!(Instant::now() < deadline, "no attestation within 30 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    // The verifier's root is the CA file's first certificate (then come the
-    // intermediate and its key, which a verifier must never need).
-    let pem = std::fs::read_to_string(&ca_file).unwrap();
-    let end = "-----END CERTIFICATE-----";
-    let root_pem = dir.path().join("sim-root.pem");
-    std::fs::write(&root_pem, &pem[..pem.find(end).unwrap() + end.len()]).unwrap();
-    Stack {
-        _host: host,
-        _enclave: enclave,
-        url: format!("http://127.0.0.1:{}", ports.web),
-        root_pem,
-        dir,
-    }
 }
 
 fn pcr0_of_enclave_app() -> String {
@@ -152,9 +93,9 @@ async fn attest_verify_and_set_operator_from_attestation() {
     let chain = TestChain::start_with(&["--block-time", "1"]).await;
     // No operator yet: the attested one is to be set.
     let contract = *chain.deploy(500).await.address();
-    let stack = start_stack(&chain, contract, chain.operator()).await;
+    let stack = AttestingStack::start(&chain, contract, chain.operator()).await;
     let root = stack.root_pem.to_str().unwrap();
-    let url = stack.url.as_str();
+    let url = &stack.url();
     let pcr0 = format!("0={}", pcr0_of_enclave_app());
     let wrong_pcr0 = format!("0={}", "00".repeat(48));
     let sim = ["--allow-simulated", "--root-cert", root];
@@ -296,8 +237,8 @@ async fn attest_seal_key_injects_once_and_the_operator_draws() {
     let lottery = chain.deploy(500).await;
     let contract = *lottery.address();
     let operator = chain.operator();
-    let stack = start_stack(&chain, contract, operator).await;
-    let url = stack.url.as_str();
+    let stack = AttestingStack::start(&chain, contract, operator).await;
+    let url = &stack.url();
     let root = stack.root_pem.to_str().unwrap();
     let pcr0 = format!("0={}", pcr0_of_enclave_app());
     let seal = |key: &Path| {

@@ -11,7 +11,7 @@ use base64::Engine;
 use sha2::Digest;
 use tests::{
     TestChain,
-    stack::{self, Ports},
+    stack::{self, AttestingStack, Ports},
 };
 
 fn now() -> UnixTime {
@@ -55,10 +55,7 @@ async fn a_simulated_document_verifies_against_the_simulated_root_only() {
     assert_eq!(body["summary"]["nonce"], alloy::hex::encode(nonce));
 
     // The CA file created by enclave-app starts with the root.
-    let pem = std::fs::read_to_string(&ca_file).unwrap();
-    let end = "-----END CERTIFICATE-----";
-    let root_pem = &pem[..pem.find(end).unwrap() + end.len()];
-    let root = TrustAnchor::from_pem(root_pem).unwrap();
+    let root = TrustAnchor::from_pem(&stack::sim_root_pem(&ca_file)).unwrap();
     let binary = std::fs::read(stack::workspace_binary("enclave-app")).unwrap();
     let pcr0 = sha2::Sha384::digest(&binary).to_vec();
 
@@ -143,42 +140,10 @@ async fn a_sealed_key_is_injected_once_and_the_operator_draws_with_it() {
     let lottery = chain.deploy_with_operator(500).await;
     let contract = *lottery.address();
     let operator = chain.operator();
-    let dir = tempfile::tempdir().unwrap();
-    let ca_file = dir.path().join("sim-ca.pem");
-    let ports = Ports::free();
-    let _host = stack::host_proxy(ports, &chain.endpoint(), &[]);
-    // No key given: enclave-app generates one, which is not the contract's operator.
-    let enclave = stack::enclave_app(
-        &chain,
-        ports,
-        "http://chain.invalid:8545",
-        contract,
-        None,
-        &[
-            "--sim-ca-file",
-            ca_file.to_str().unwrap(),
-            "--operator-address",
-            &operator.to_string(),
-        ],
-    );
-    enclave
-        .wait_for_log(&["mirroring the contract"], Duration::from_secs(30))
-        .await;
-    let web = ports.web;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while stack::try_get_json_raw(web, "/api/attestation?nonce=00")
-        .await
-        .map_or(true, |(status, _, _)| status != 200)
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no attestation within 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let pem = std::fs::read_to_string(&ca_file).unwrap();
-    let end = "-----END CERTIFICATE-----";
-    let root = TrustAnchor::from_pem(&pem[..pem.find(end).unwrap() + end.len()]).unwrap();
+    // enclave-app generates its key, which is not the contract's operator.
+    let stack = AttestingStack::start(&chain, contract, operator).await;
+    let web = stack.ports.web;
+    let root = TrustAnchor::from_pem(&std::fs::read_to_string(&stack.root_pem).unwrap()).unwrap();
     let before = fresh_document(web, &root).await;
     assert_eq!(
         before.user_data.as_ref().unwrap().key_origin,
@@ -258,5 +223,5 @@ async fn a_sealed_key_is_injected_once_and_the_operator_draws_with_it() {
         sent.iter().all(|(_, ok)| *ok),
         "a transaction reverted: {sent:?}"
     );
-    assert!(!enclave.logged(&["ERROR"]));
+    assert!(!stack.enclave.logged(&["ERROR"]));
 }
