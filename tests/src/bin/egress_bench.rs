@@ -445,14 +445,14 @@ async fn latency(plan: Plan, targets: &[(&'static str, u16)]) -> eyre::Result<Ve
 // (b) Throughput
 // ---------------------------------------------------------------------------------
 
-/// Writes `bytes` then shuts down its write side; returns when the peer's EOF comes
-/// back (the sink has read everything). Megabytes (10^6) per second.
-async fn push(port: u16, bytes: u64) -> eyre::Result<f64> {
-    let stream = connect(port).await?;
-    let (mut read, mut write) = stream.into_split();
-    let chunk = vec![0x5a_u8; 1 << 20];
-    let started = Instant::now();
-    let writer = tokio::spawn(async move {
+/// Writes `bytes` bytes of `fill` in 1 MiB chunks, then shuts the write side down.
+fn spawn_writer(
+    mut write: tokio::net::tcp::OwnedWriteHalf,
+    bytes: u64,
+    fill: u8,
+) -> tokio::task::JoinHandle<eyre::Result<()>> {
+    tokio::spawn(async move {
+        let chunk = vec![fill; 1 << 20];
         let mut left = bytes;
         while left > 0 {
             let n = usize::try_from(left.min(chunk.len() as u64))?;
@@ -460,8 +460,17 @@ async fn push(port: u16, bytes: u64) -> eyre::Result<f64> {
             left -= n as u64;
         }
         write.shutdown().await?;
-        Ok::<_, eyre::Report>(())
-    });
+        Ok(())
+    })
+}
+
+/// Writes `bytes` then shuts down its write side; returns when the peer's EOF comes
+/// back (the sink has read everything). Megabytes (10^6) per second.
+async fn push(port: u16, bytes: u64) -> eyre::Result<f64> {
+    let stream = connect(port).await?;
+    let (mut read, write) = stream.into_split();
+    let started = Instant::now();
+    let writer = spawn_writer(write, bytes, 0x5a);
     let mut rest = Vec::new();
     tokio::time::timeout(IO_TIMEOUT, read.read_to_end(&mut rest))
         .await
@@ -473,19 +482,9 @@ async fn push(port: u16, bytes: u64) -> eyre::Result<f64> {
 /// Writes `bytes` and reads them all back through an echo; MB/s of the payload.
 async fn echo(port: u16, bytes: u64) -> eyre::Result<f64> {
     let stream = connect(port).await?;
-    let (mut read, mut write) = stream.into_split();
-    let chunk = vec![0xa5_u8; 1 << 20];
+    let (mut read, write) = stream.into_split();
     let started = Instant::now();
-    let writer = tokio::spawn(async move {
-        let mut left = bytes;
-        while left > 0 {
-            let n = usize::try_from(left.min(chunk.len() as u64))?;
-            write.write_all(&chunk[..n]).await?;
-            left -= n as u64;
-        }
-        write.shutdown().await?;
-        Ok::<_, eyre::Report>(())
-    });
+    let writer = spawn_writer(write, bytes, 0xa5);
     let received = tokio::time::timeout(IO_TIMEOUT, async {
         let mut buffer = vec![0; IO_BUFFER];
         let mut received = 0u64;
