@@ -37,6 +37,10 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(15);
 /// pings; anything large is abuse.
 pub const MAX_CLIENT_MESSAGE_BYTES: usize = 4096;
 
+/// Read buffer per client: a close frame or a ping fits; a larger message is read
+/// in several chunks.
+pub const CLIENT_READ_BUFFER_BYTES: usize = 256;
+
 /// Default cap on open WebSocket connections: above the 10,000 the benchmark holds,
 /// below what the file-descriptor limit of a default systemd unit (524,288) allows.
 pub const DEFAULT_MAX_CLIENTS: usize = 16_384;
@@ -207,9 +211,13 @@ impl Feed {
         if !self.send(&mut socket, text).await {
             return "stuck";
         }
+        // Made once: a fresh `cancelled()` per message would join and leave the
+        // token's waiter list (a shared lock) for every client on every event.
+        let shutdown = self.shutdown.cancelled();
+        tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                () = self.shutdown.cancelled() => {
+                () = &mut shutdown => {
                     let _ = socket.send(Message::Close(Some(CloseFrame {
                         code: close_code::AWAY,
                         reason: "server shutting down".into(),
