@@ -54,3 +54,52 @@ ensure_tools() {
   echo "$want" >"$stamp"
   log "tools ready: $got, solc $("$TOOLS_DIR/bin/solcjs" --version)"
 }
+
+# The enclave binary's target: static (musl), so the enclave image needs nothing
+# besides the binary.
+MUSL_TARGET="x86_64-unknown-linux-musl"
+
+# Makes the static musl build possible: the Rust target (rustup) and musl-gcc, which
+# `ring` compiles its C and assembly with (Debian's musl-tools, installed with
+# apt-get when running as root). Safe to call repeatedly.
+ensure_musl() {
+  if ! rustup target list --installed | grep -qx "$MUSL_TARGET"; then
+    log "adding the Rust target $MUSL_TARGET"
+    rustup target add "$MUSL_TARGET"
+  fi
+  command -v musl-gcc >/dev/null && return 0
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    log "installing musl-tools (musl-gcc) with apt-get"
+    apt-get install -y --no-install-recommends musl-tools >/dev/null 2>&1 \
+      || { apt-get update >/dev/null && apt-get install -y --no-install-recommends musl-tools >/dev/null; } \
+      || die "apt-get install musl-tools failed"
+  else
+    die "musl-gcc is missing: install musl-tools (Debian/Ubuntu: sudo apt-get install musl-tools)"
+  fi
+}
+
+# The packaging linters (hadolint, check-jsonschema with the compose-spec schema, and
+# the shell script linter), pinned in scripts/tools/packaging-requirements.txt,
+# installed from PyPI into a virtualenv under .tools/ only when the pins changed.
+# Prints the venv's bin directory.
+ensure_packaging_tools() {
+  local venv="$TOOLS_DIR/packaging-venv"
+  local req="$ROOT/scripts/tools/packaging-requirements.txt"
+  local want
+  want="$(sha256sum "$req" | cut -d' ' -f1)"
+  if [[ -f "$venv/.installed" && "$(cat "$venv/.installed")" == "$want" ]]; then
+    echo "$venv/bin"
+    return 0
+  fi
+  command -v python3 >/dev/null || die "python3 is required for the packaging linters"
+  log "installing the packaging linters into .tools/packaging-venv (hadolint, check-jsonschema, shellcheck)"
+  rm -rf "$venv"
+  python3 -m venv "$venv" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+  local out
+  if ! out="$("$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$req" 2>&1)"; then
+    printf '%s\n' "$out" >&2
+    die "pip install of the packaging linters failed (is PyPI reachable?)"
+  fi
+  echo "$want" >"$venv/.installed"
+  echo "$venv/bin"
+}

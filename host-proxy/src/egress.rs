@@ -989,6 +989,17 @@ mod tests {
         assert!(!list.routes().is_empty());
     }
 
+    /// The allowlist installed on the Nitro parent (deploy/, read by the systemd unit's
+    /// environment file): it parses, and every route listens on vsock, as nitro mode
+    /// requires.
+    #[test]
+    fn the_deployed_file_parses_with_vsock_routes() {
+        let text = include_str!("../../deploy/egress-allowlist.toml");
+        let list = EgressAllowlist::parse(text).unwrap();
+        assert!(!list.routes().is_empty());
+        assert!(list.routes().iter().all(|r| r.listen().is_vsock()));
+    }
+
     #[test]
     fn refuses_bad_allowlists_with_reasons() {
         for (text, why) in [

@@ -257,6 +257,13 @@ impl Chain {
         });
     }
 
+    /// The ETH balance of `who`, in wei.
+    pub(crate) fn balance(&self, who: Address) -> alloy::primitives::U256 {
+        self.rt
+            .block_on(async { self.provider.get_balance(who).await })
+            .expect("balance")
+    }
+
     /// The latest block's number.
     pub(crate) fn block_number(&self) -> u64 {
         self.rt

@@ -167,3 +167,79 @@ fn malformed_seed_is_a_usage_error() {
         "{err}"
     );
 }
+
+#[test]
+fn set_operator_funds_the_new_operator_only_when_the_hand_over_would_succeed() {
+    let chain = Chain::start();
+    let contract = chain.deploy();
+    let a = contract.to_checksum(None);
+    let fresh = alloy::primitives::Address::repeat_byte(0x42);
+    let f = fresh.to_checksum(None);
+    let block = chain.block_number();
+
+    // A malformed amount: a usage error before anything is sent.
+    let err = chain
+        .cli_as(
+            PUBLISHER,
+            &[
+                "set-operator",
+                "--contract",
+                &a,
+                "--operator",
+                &f,
+                "--fund",
+                "1.2.3",
+            ],
+        )
+        .failure(1);
+    assert!(err.contains("invalid amount \"1.2.3\""), "{err}");
+
+    // Not the publisher: the hand-over would revert, so no ETH leaves either.
+    let err = chain
+        .cli_as(
+            3,
+            &[
+                "set-operator",
+                "--contract",
+                &a,
+                "--operator",
+                &f,
+                "--fund",
+                "1",
+            ],
+        )
+        .failure(1);
+    assert_eq!(
+        err,
+        format!(
+            "error: set-operator failed: {} is not the publisher (deployer) of this contract\n",
+            chain.cs(3)
+        )
+    );
+    assert_eq!(chain.block_number(), block, "nothing was mined");
+    assert!(chain.balance(fresh).is_zero());
+
+    // The publisher: funded first, then the role.
+    let set = chain
+        .cli_as(
+            PUBLISHER,
+            &[
+                "--json",
+                "set-operator",
+                "--contract",
+                &a,
+                "--operator",
+                &f,
+                "--fund",
+                "1.5",
+            ],
+        )
+        .json();
+    assert_eq!(set["operator"], f);
+    assert_eq!(set["funded"], "1500000000000000000");
+    assert_eq!(
+        chain.balance(fresh),
+        alloy::primitives::U256::from(1_500_000_000_000_000_000u64)
+    );
+    assert_eq!(chain.status(contract)["config"]["operator"], f);
+}

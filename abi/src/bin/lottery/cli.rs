@@ -102,7 +102,8 @@ pub(crate) enum Command {
         key: KeySource,
     },
     /// Hand the operator role to an address (publisher only; the round must be WAITING):
-    /// given with --operator, or the enclave's attested address with --from-attestation.
+    /// given with --operator, or the enclave's attested address with --from-attestation;
+    /// --fund sends it gas money first.
     SetOperator {
         #[command(flatten)]
         contract: ContractArg,
@@ -115,6 +116,10 @@ pub(crate) enum Command {
         operator: Option<Address>,
         #[command(flatten)]
         attestation: FromAttestation,
+        /// Also send the new operator this much ETH for gas (a decimal, for example
+        /// 1.5), before handing it the role.
+        #[arg(long, value_name = "ETH")]
+        fund: Option<String>,
         #[command(flatten)]
         key: KeySource,
     },

@@ -13,9 +13,10 @@ use abi::{
 use alloy::{
     contract::{CallBuilder, CallDecoder},
     network::EthereumWallet,
+    network::TransactionBuilder,
     primitives::{Address, B256, TxHash, U256, utils::parse_ether},
     providers::{DynProvider, Provider, ProviderBuilder},
-    rpc::types::TransactionReceipt,
+    rpc::types::{TransactionReceipt, TransactionRequest},
     sol_types::SolEvent,
 };
 use eyre::{Result, WrapErr, bail, eyre};
@@ -165,8 +166,12 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
             contract,
             operator,
             attestation,
+            fund,
             key,
-        } => set_operator(&ctx, contract.contract, operator, &attestation, &key).await,
+        } => {
+            let fund = fund.as_deref().map(parse_amount).transpose()?;
+            set_operator(&ctx, contract.contract, operator, &attestation, fund, &key).await
+        }
         Command::Config {
             contract,
             min_bet,
@@ -251,6 +256,7 @@ async fn set_operator(
     contract: Address,
     operator: Option<Address>,
     attestation: &FromAttestation,
+    fund: Option<U256>,
     key: &KeySource,
 ) -> Result<()> {
     let (provider, _) = ctx.signer(key)?;
@@ -263,11 +269,39 @@ async fn set_operator(
         }
     };
     let lottery = ctx.lottery(provider.clone(), contract);
+    if let Some(value) = fund {
+        // Nothing is sent unless the hand-over would succeed (publisher, WAITING).
+        lottery
+            .setOperator(operator)
+            .call()
+            .await
+            .map_err(|e| describe(&e))
+            .wrap_err("set-operator failed")?;
+        // Before the role: an operator without gas would fail its first commit.
+        let transfer = TransactionRequest::default()
+            .with_to(operator)
+            .with_value(value);
+        let pending = provider
+            .send_transaction(transfer)
+            .await
+            .map_err(|e| eyre!("{}", transport::error_chain(&e)))
+            .wrap_err_with(|| format!("funding the operator {operator} failed"))?;
+        let receipt = wait_for_receipt(&provider, *pending.tx_hash(), ctx.timeout).await?;
+        if !receipt.status() {
+            bail!(
+                "funding the operator {operator} failed: transaction {} reverted",
+                receipt.transaction_hash
+            );
+        }
+    }
     let receipt = ctx
         .confirm(lottery.setOperator(operator))
         .await
         .wrap_err("set-operator failed")?;
     let mut detail = serde_json::json!({ "operator": operator.to_checksum(None) });
+    if let Some(value) = fund {
+        detail["funded"] = serde_json::json!(value.to_string());
+    }
     if let Some(a) = &attested {
         detail["attestation"] = serde_json::json!({
             "url": a.url,
@@ -294,8 +328,9 @@ async fn set_operator(
                 if a.debug { " (DEBUG MODE enclave)" } else { "" }
             )
         });
+        let funded = fund.map_or_else(String::new, |v| format!(", funded with {}", eth(v)));
         format!(
-            "operator set to {operator}{source} (tx {})",
+            "operator set to {operator}{source}{funded} (tx {})",
             receipt.transaction_hash
         )
     })

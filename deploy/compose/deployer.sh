@@ -1,0 +1,52 @@
+#!/bin/sh
+# docker-compose.yml's deployer (the publisher, once): deploys the Lottery contract,
+# sets the betting duration, hands the contract address to enclave-app (a settings
+# file on a shared volume; enclave-app waits for it through its health check), then
+# sets the operator the way a publisher must: from the enclave's verified attestation
+# (`lottery set-operator --from-attestation --fund`, simulated CA), which also gives
+# the attested operator its gas money.
+#
+# Environment (docker-compose.yml sets all of it):
+#   LOTTERY_RPC_URL    the chain (anvil)
+#   PUBLISHER_KEY      deploys and sets the operator (anvil's development key 0)
+#   SETUP_KEY          operator while the settings are made (anvil's development key 1)
+#   WEB_URL            host-proxy's web API, which relays attestation requests
+#   SIM_ROOT           enclave-app's simulated CA file (its first certificate is the root)
+#   SETTINGS_FILE      where enclave-app's settings go
+#   BETTING_DURATION   seconds of betting per round
+set -eu
+
+log() { printf 'deployer: %s\n' "$*" >&2; }
+: "${LOTTERY_RPC_URL:?}" "${PUBLISHER_KEY:?}" "${SETUP_KEY:?}" "${WEB_URL:?}"
+: "${SIM_ROOT:?}" "${SETTINGS_FILE:?}" "${BETTING_DURATION:=60}"
+export LOTTERY_RPC_URL
+
+# A file from an earlier run would release enclave-app before this run's contract exists.
+rm -f "$SETTINGS_FILE"
+
+contract="$(LOTTERY_PRIVATE_KEY="$PUBLISHER_KEY" lottery deploy)"
+log "deployed Lottery at $contract"
+# Settings are the operator's to change: a setup operator makes them, then hands over.
+setup="$(cast wallet address --private-key "$SETUP_KEY")"
+LOTTERY_PRIVATE_KEY="$PUBLISHER_KEY" lottery set-operator --contract "$contract" --operator "$setup" >/dev/null
+LOTTERY_PRIVATE_KEY="$SETUP_KEY" lottery config --contract "$contract" --betting-duration "$BETTING_DURATION" >/dev/null
+log "betting duration set to $BETTING_DURATION s"
+
+printf '# Written by the deployer (docker-compose.yml).\ncontract = "%s"\n' "$contract" >"$SETTINGS_FILE.tmp"
+mv "$SETTINGS_FILE.tmp" "$SETTINGS_FILE"
+log "enclave-app's settings written to $SETTINGS_FILE; waiting for its attestation through $WEB_URL"
+
+tries=0
+until [ -s "$SIM_ROOT" ] && attest verify --url "$WEB_URL" --allow-simulated --root-cert "$SIM_ROOT" >/dev/null 2>&1; do
+  tries=$((tries + 1))
+  if [ "$tries" -gt 180 ]; then
+    log "no verified attestation from $WEB_URL within 180 s"
+    exit 1
+  fi
+  sleep 1
+done
+# Nothing is sent unless the document verifies and names this chain and contract;
+# then the attested operator gets gas money (10 ETH) and the role.
+LOTTERY_PRIVATE_KEY="$PUBLISHER_KEY" lottery set-operator --contract "$contract" \
+  --from-attestation "$WEB_URL" --allow-simulated --root-cert "$SIM_ROOT" --fund 10
+log "done: the lottery is live at $WEB_URL (published on http://127.0.0.1:6080/)"
