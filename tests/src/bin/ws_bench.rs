@@ -60,9 +60,9 @@ const MAX_WS_CLIENTS: usize = 20_000;
 const FD_SLACK: u64 = 256;
 /// Read buffer of each benchmark client. tungstenite zero-fills it before every read
 /// attempt (two per message), which at the default 128 KiB, or even 8 KiB, would
-/// make the clients, not host-proxy, the bottleneck. An event is a few hundred bytes;
+/// make the clients, not host-proxy, the bottleneck. An event is under 200 bytes;
 /// the snapshot is read in several chunks.
-const CLIENT_READ_BUFFER: usize = 512;
+const CLIENT_READ_BUFFER: usize = 256;
 /// Bound on one client's connect plus snapshot.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bound on a whole batch's connects and snapshots.
@@ -318,10 +318,14 @@ async fn client(run: Arc<Run>, ready: oneshot::Sender<eyre::Result<()>>) -> Outc
     let mut resyncs = 0;
     let mut counted = false;
     // Bounded by `release`, which the harness always cancels (and by the task being
-    // aborted when the harness's `JoinSet` drops).
+    // aborted when the harness's `JoinSet` drops). One `cancelled()` future for the
+    // whole run: a fresh one per message joins and leaves the token's waiter list, a
+    // lock all 10,000 clients share.
+    let released = run.release.cancelled();
+    tokio::pin!(released);
     let end = loop {
         let message = tokio::select! {
-            () = run.release.cancelled() => break End::Released,
+            () = &mut released => break End::Released,
             message = ws.next() => message,
         };
         let at = Instant::now();
