@@ -115,6 +115,23 @@ pub struct OperatorView {
     pub status: OperatorStatus,
 }
 
+/// `/api/page-config`: what the web page needs besides the state, as host-proxy's
+/// operator configured it (the chain id and contract come with the state).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PageConfigView {
+    /// A block explorer's base URL, without a trailing slash: the page links
+    /// `{explorerUrl}/tx/{hash}` and `{explorerUrl}/address/{address}`.
+    pub explorer_url: Option<String>,
+    /// A public JSON-RPC URL of the chain, for a wallet that does not know it yet
+    /// (`wallet_addEthereumChain`). Never the enclave's own (`--rpc-url`), which may
+    /// carry an API key.
+    pub public_rpc_url: Option<String>,
+    /// The chain's name, for that same wallet prompt.
+    pub chain_name: Option<String>,
+}
+
 /// `/api/attestation`: a fresh document and what it says (unverified: check it with
 /// the verifier, in the page or with `attest verify`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,6 +11,8 @@ use abi::{
 };
 use clap::{Parser, ValueEnum};
 
+use abi::api::PageConfigView;
+
 use crate::{
     egress::{self, EgressAllowlist, EgressRoute, EgressSettings},
     web::{WebSettings, feed::FeedSettings},
@@ -108,6 +110,21 @@ pub struct Cli {
     )]
     pub cors_origins: Vec<String>,
 
+    /// A block explorer for the page's transaction and address links, e.g.
+    /// https://etherscan.io (none: the page shows hashes without links).
+    #[arg(long, env = "HOST_PROXY_EXPLORER_URL", value_name = "URL")]
+    pub explorer_url: Option<String>,
+
+    /// A public JSON-RPC URL of the chain, offered to wallets that do not know the
+    /// chain yet. It is shown to every visitor: never a URL with an API key, and not
+    /// the enclave's --rpc-url.
+    #[arg(long, env = "HOST_PROXY_PUBLIC_RPC_URL", value_name = "URL")]
+    pub public_rpc_url: Option<String>,
+
+    /// The chain's name, offered to wallets with --public-rpc-url.
+    #[arg(long, env = "HOST_PROXY_CHAIN_NAME", value_name = "NAME")]
+    pub chain_name: Option<String>,
+
     /// Open WebSocket feed connections at most.
     #[arg(long, env = "HOST_PROXY_MAX_WS_CLIENTS", value_name = "N",
           default_value_t = crate::web::feed::DEFAULT_MAX_CLIENTS as u64,
@@ -156,6 +173,17 @@ pub enum ConfigError {
     /// A CORS origin is not a valid header value.
     #[error("--cors-origin {0:?} is not a valid origin (e.g. https://lottery.example.org)")]
     CorsOrigin(String),
+    /// A URL for the page is not an absolute http(s) URL.
+    #[error("{flag} {value:?} is not an http:// or https:// URL")]
+    PageUrl {
+        /// The flag.
+        flag: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// The chain name is empty, too long or has control characters.
+    #[error("--chain-name must be 1 to {MAX_CHAIN_NAME_CHARS} printable characters")]
+    ChainName,
     /// The log filter does not parse.
     #[error("--log-filter is not a valid log filter")]
     LogFilter(#[source] LoggingError),
@@ -239,11 +267,29 @@ impl Config {
                     .ok_or_else(|| ConfigError::CorsOrigin(origin.clone()))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let page = PageConfigView {
+            explorer_url: page_url("--explorer-url", cli.explorer_url.as_deref())?,
+            public_rpc_url: page_url("--public-rpc-url", cli.public_rpc_url.as_deref())?,
+            chain_name: cli
+                .chain_name
+                .as_deref()
+                .map(|name| {
+                    let name = name.trim();
+                    let printable = !name.is_empty()
+                        && name.chars().count() <= MAX_CHAIN_NAME_CHARS
+                        && !name.chars().any(char::is_control);
+                    printable
+                        .then(|| name.to_owned())
+                        .ok_or(ConfigError::ChainName)
+                })
+                .transpose()?,
+        };
         Ok(Self {
             mode: cli.mode,
             web: WebSettings {
                 frontend_dir: Some(cli.frontend_dir),
                 cors_origins,
+                page,
             },
             feed: FeedSettings {
                 // Lossless: at most 1,000,000.
@@ -262,6 +308,37 @@ impl Config {
             log_filter: cli.log_filter,
         })
     }
+}
+
+/// Longest `--chain-name`: wallets show it in one line.
+pub const MAX_CHAIN_NAME_CHARS: usize = 64;
+
+/// Longest URL for the page (`--explorer-url`, `--public-rpc-url`).
+pub const MAX_PAGE_URL_CHARS: usize = 512;
+
+/// An absolute http(s) URL without whitespace, quotes or angle brackets (the page
+/// puts it in links), trailing slashes trimmed so the page can append paths.
+fn page_url(flag: &'static str, value: Option<&str>) -> Result<Option<String>, ConfigError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let invalid = || ConfigError::PageUrl {
+        flag,
+        value: value.chars().take(80).collect(),
+    };
+    let trimmed = value.trim().trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))
+        .ok_or_else(invalid)?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let clean = !trimmed
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>' | '`'));
+    if host.is_empty() || !clean || trimmed.len() > MAX_PAGE_URL_CHARS {
+        return Err(invalid());
+    }
+    Ok(Some(trimmed.to_owned()))
 }
 
 impl std::fmt::Display for Config {
@@ -360,6 +437,59 @@ mod tests {
         ));
         let err = load(&["--mode", "sim", "--rpc-url", "ftp://h/SECRET"]).unwrap_err();
         assert!(!abi::transport::error_chain(&err).contains("SECRET"));
+    }
+
+    #[test]
+    fn page_settings_are_checked_and_trimmed() {
+        let config = load(&[
+            "--mode",
+            "sim",
+            "--rpc-url",
+            "http://h:1",
+            "--explorer-url",
+            "https://explorer.example/",
+            "--public-rpc-url",
+            "http://127.0.0.1:8545",
+            "--chain-name",
+            " Anvil (local) ",
+        ])
+        .unwrap();
+        assert_eq!(
+            config.web.page,
+            PageConfigView {
+                explorer_url: Some("https://explorer.example".to_owned()),
+                public_rpc_url: Some("http://127.0.0.1:8545".to_owned()),
+                chain_name: Some("Anvil (local)".to_owned()),
+            }
+        );
+        let none = load(&["--mode", "sim", "--rpc-url", "http://h:1"]).unwrap();
+        assert_eq!(none.web.page, PageConfigView::default());
+        for (flag, bad) in [
+            ("--explorer-url", "explorer.example"),
+            ("--explorer-url", "javascript:alert(1)"),
+            ("--explorer-url", "https://"),
+            ("--explorer-url", "https://a.example/\"><script>"),
+            ("--public-rpc-url", "ws://127.0.0.1:8545"),
+            ("--public-rpc-url", "https://a b.example"),
+        ] {
+            let err = load(&["--mode", "sim", "--rpc-url", "http://h:1", flag, bad]).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::PageUrl { flag: f, .. } if f == flag),
+                "{flag} {bad}: {err}"
+            );
+        }
+        for bad in ["", "  ", "a\nb", &"x".repeat(65)] {
+            let err = load(&[
+                "--mode",
+                "sim",
+                "--rpc-url",
+                "http://h:1",
+                "--chain-name",
+                bad,
+            ])
+            .unwrap_err();
+            assert!(matches!(err, ConfigError::ChainName), "{bad:?}: {err}");
+        }
     }
 
     #[test]

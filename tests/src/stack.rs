@@ -417,6 +417,31 @@ pub async fn host_snapshot(web_port: u16) -> Option<Snapshot> {
     }
 }
 
+/// Waits until host-proxy's snapshot (from its feed) satisfies `check`; returns it.
+///
+/// # Panics
+/// After `secs` seconds, naming `what`.
+pub async fn host_until(
+    web: u16,
+    secs: u64,
+    what: &str,
+    check: impl Fn(&Snapshot) -> bool,
+) -> Snapshot {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(snapshot) = host_snapshot(web).await
+            && check(&snapshot)
+        {
+            return snapshot;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "host-proxy never showed {what} within {secs} s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// enclave-app's store and control server with host-proxy, all in this process on
 /// loopback ports: the web API and feed driven by store changes made by the test
 /// (no chain). Stopped when dropped.

@@ -65,6 +65,8 @@ pub struct WebSettings {
     pub frontend_dir: Option<PathBuf>,
     /// Origins allowed to call the API from other sites (none: same origin only).
     pub cors_origins: Vec<HeaderValue>,
+    /// What `/api/page-config` tells the page (explorer, public RPC, chain name).
+    pub page: abi::api::PageConfigView,
 }
 
 /// The whole HTTP surface.
@@ -93,6 +95,7 @@ pub fn router(state: AppState, settings: &WebSettings) -> Router {
         .api_route("/api/operator", get(rest::operator))
         .api_route("/api/attestation", get(rest::attestation))
         .api_route("/api/operator-key", post(rest::operator_key))
+        .api_route("/api/page-config", get(rest::page_config))
         .api_route(
             "/ws",
             get_with(websocket, |op| {
@@ -104,7 +107,9 @@ pub fn router(state: AppState, settings: &WebSettings) -> Router {
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .with_state(state)
         .finish_api(&mut api);
-    let app = app.layer(Extension(Arc::new(api)));
+    let app = app
+        .layer(Extension(Arc::new(api)))
+        .layer(Extension(Arc::new(settings.page.clone())));
     let app = match settings.frontend_dir.as_ref().filter(|d| d.is_dir()) {
         Some(dir) => app.fallback_service(static_files(dir)),
         None => app.fallback(no_frontend),

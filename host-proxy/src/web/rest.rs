@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, time::Duration};
 use abi::{
     api::{
         AttestationSummary, AttestationView, ContractAddressView, HealthView, OperatorKeyRequest,
-        OperatorKeyResponse, OperatorView, PlayerView, StatusView,
+        OperatorKeyResponse, OperatorView, PageConfigView, PlayerView, StatusView,
     },
     control::{MAX_SEALED_KEY_BYTES, NONCE_BYTES, Request, Response},
     state::{Activity, HistoryEntry, Snapshot},
@@ -19,7 +19,7 @@ use aide::{
 };
 use alloy::primitives::{Address, U256};
 use axum::{
-    Json,
+    Extension, Json,
     extract::{Path, State},
     http::StatusCode,
     response::IntoResponse,
@@ -354,4 +354,12 @@ pub(super) async fn operator_key(
             "the enclave answered with a document instead of a key injection result",
         )),
     }
+}
+
+/// `/api/page-config`: the page's settings from host-proxy's flags. Always 200: it
+/// needs no state from the enclave.
+pub(super) async fn page_config(
+    Extension(page): Extension<std::sync::Arc<PageConfigView>>,
+) -> Json<PageConfigView> {
+    Json(PageConfigView::clone(&page))
 }

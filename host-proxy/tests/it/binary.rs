@@ -36,6 +36,9 @@ fn help_lists_every_setting_with_its_variable() {
         "--frontend-dir",
         "--cors-origin",
         "--max-ws-clients",
+        "--explorer-url",
+        "--public-rpc-url",
+        "--chain-name",
         "--log-format",
         "--log-filter",
         "HOST_PROXY_RPC_URL",
@@ -85,6 +88,17 @@ fn configuration_errors_exit_2_with_a_reason() {
                 "udp://x:1",
             ],
             "tcp:// or vsock://",
+        ),
+        (
+            vec![
+                "--mode",
+                "sim",
+                "--rpc-url",
+                "http://h:1",
+                "--explorer-url",
+                "javascript:alert(1)",
+            ],
+            "--explorer-url \"javascript:alert(1)\" is not an http:// or https:// URL",
         ),
     ] {
         let out = host_proxy(&args).output().unwrap();

@@ -15,6 +15,7 @@ mod gas;
 mod hostile;
 mod lifecycle;
 mod operator_flow;
+mod page;
 mod reverts;
 mod topology;
 mod web_api;

@@ -12,33 +12,11 @@ use abi::{
 use alloy::providers::ext::AnvilApi;
 use tests::{
     TestChain, milli, ok,
-    stack::{self, Ports, Service},
+    stack::{self, Ports, Service, host_until},
 };
 
 /// An RPC URL only the forwarder can serve: `.invalid` never resolves (RFC 2606).
 const UNREACHABLE_RPC: &str = "http://chain.invalid:8545";
-
-/// Waits until host-proxy's snapshot satisfies `check`; returns it.
-async fn host_until(
-    web: u16,
-    secs: u64,
-    what: &str,
-    check: impl Fn(&Snapshot) -> bool,
-) -> Snapshot {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(snapshot) = stack::host_snapshot(web).await
-            && check(&snapshot)
-        {
-            return snapshot;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "host-proxy never showed {what} within {secs} s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// Waits until host-proxy holds exactly the enclave's state (same sequence number,
 /// same content), as the enclave serves it to a second control client.

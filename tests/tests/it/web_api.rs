@@ -167,6 +167,15 @@ async fn every_endpoint_answers_as_documented() {
         .await;
     api.get(web, "/api/activities", "/api/activities", 200)
         .await;
+    // No page settings given: every one is null (the page then links nothing and
+    // offers wallets no RPC URL).
+    let page = api
+        .get(web, "/api/page-config", "/api/page-config", 200)
+        .await;
+    assert_eq!(
+        page,
+        serde_json::json!({"explorerUrl": null, "publicRpcUrl": null, "chainName": null})
+    );
 
     // Bad input: each a clear 4xx with an error body, as documented.
     for (path, why) in [
@@ -618,7 +627,16 @@ async fn the_page_is_served_with_cache_headers_and_an_spa_fallback() {
     let _host = stack::host_proxy(
         ports,
         "http://127.0.0.1:1",
-        &["--frontend-dir", dir.path().to_str().unwrap()],
+        &[
+            "--frontend-dir",
+            dir.path().to_str().unwrap(),
+            "--explorer-url",
+            "https://explorer.example/",
+            "--public-rpc-url",
+            "http://127.0.0.1:8545",
+            "--chain-name",
+            "Anvil (local)",
+        ],
     );
     let web = ports.web;
     let mut tries = 0;
@@ -651,6 +669,21 @@ async fn the_page_is_served_with_cache_headers_and_an_spa_fallback() {
     assert!(String::from_utf8_lossy(&body).contains("\"error\""));
     let (status, _, _) = stack::http(web, "GET", "/assets/missing.js", None).await;
     assert_eq!(status, 404);
+
+    // The page's settings, from the flags (trailing slash trimmed), without an
+    // enclave, as documented.
+    let api = OpenApi::fetch(web).await;
+    let page = api
+        .get(web, "/api/page-config", "/api/page-config", 200)
+        .await;
+    assert_eq!(
+        page,
+        serde_json::json!({
+            "explorerUrl": "https://explorer.example",
+            "publicRpcUrl": "http://127.0.0.1:8545",
+            "chainName": "Anvil (local)",
+        })
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
