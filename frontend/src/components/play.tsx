@@ -23,6 +23,8 @@ interface Tx {
   phase: TxPhase;
   hash?: Hex;
   amount?: bigint;
+  /** The round the lottery recorded it in (from its event), once reflected. */
+  roundId?: number;
   error?: string;
 }
 
@@ -58,8 +60,9 @@ export function PlayPanel({
   useEffect(() => {
     if (tx?.phase !== 'mined' || !tx.hash) return;
     const hash = tx.hash.toLowerCase();
-    if (activities.some((a) => a.transactionHash.toLowerCase() === hash)) {
-      setTx({ ...tx, phase: 'reflected' });
+    const event = activities.find((a) => a.transactionHash.toLowerCase() === hash);
+    if (event) {
+      setTx({ ...tx, phase: 'reflected', ...(event.roundId > 0 ? { roundId: event.roundId } : {}) });
     }
   }, [tx, activities]);
 
@@ -178,7 +181,7 @@ export function PlayPanel({
           )}
         </>
       )}
-      <TxStatus tx={tx} explorer={explorer} round={round} />
+      <TxStatus tx={tx} explorer={explorer} />
     </section>
   );
 }
@@ -291,7 +294,7 @@ function BetForm({
   );
 }
 
-function TxStatus({ tx, explorer, round }: { tx: Tx | null; explorer: string | null; round: RoundView | null }) {
+function TxStatus({ tx, explorer }: { tx: Tx | null; explorer: string | null }) {
   const what = (t: Tx) =>
     t.action === 'bet' ? `Bet of ${formatEth(t.amount ?? 0n)}` : t.action === 'withdraw' ? 'Withdrawal' : 'Refund';
   let text: ComponentChildren = null;
@@ -309,7 +312,7 @@ function TxStatus({ tx, explorer, round }: { tx: Tx | null; explorer: string | n
       case 'reflected':
         text =
           tx.action === 'bet' ? (
-            <>Your bet of {formatEth(tx.amount ?? 0n)} is in{round ? ` round ${round.roundId}` : ' the round'}.</>
+            <>Your bet of {formatEth(tx.amount ?? 0n)} is in{tx.roundId ? ` round ${tx.roundId}` : ' the round'}.</>
           ) : tx.action === 'withdraw' ? (
             <>Withdrawn to your wallet.</>
           ) : (
