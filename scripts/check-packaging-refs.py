@@ -17,7 +17,9 @@ Checks, each failure printed as `file: problem`:
   stage of it; services built from our Dockerfiles start a program their image holds
   (a workspace [[bin]] or a COPYed script); depends_on names services, with a health
   check where the condition needs one; networks and named volumes are declared;
-  ENCLAVE_* / HOST_PROXY_* variables are ones the binaries read.
+  ENCLAVE_* / HOST_PROXY_* variables are ones the binaries read; enclave-app sits
+  only on `internal: true` networks whose only other member is host-proxy, and
+  publishes no ports.
 - deploy/host-proxy.env: every variable is one host-proxy reads.
 """
 
@@ -281,10 +283,31 @@ def check_compose(root: Path, bins: dict[str, list[str]]) -> None:
         for key in keys:
             if key.startswith(("ENCLAVE_", "HOST_PROXY_")) and key not in known_env:
                 problem(at, f"{key} is not a variable enclave-app or host-proxy reads")
-    for name, net in (doc.get("networks") or {}).items():
+    declared = doc.get("networks") or {}
+    for name, net in declared.items():
         users = [s for s, v in services.items() if name in (v.get("networks") or [])]
         if (net or {}).get("internal") and not users:
             problem(where, f"internal network {name} has no services")
+    # The topology's promise: enclave-app's only peer is host-proxy, and it has no way out.
+    enclave = services.get("enclave-app")
+    if enclave is None:
+        problem(where, "no enclave-app service")
+    else:
+        nets = enclave.get("networks") or []
+        nets = list(nets if isinstance(nets, list) else nets.keys())
+        if not nets:
+            problem(where, "enclave-app is on the default network; it must be on an internal one")
+        for net in nets:
+            if not (declared.get(net) or {}).get("internal"):
+                problem(where, f"enclave-app's network {net} is not internal: true")
+            peers = sorted(
+                s for s, v in services.items()
+                if s != "enclave-app" and net in (v.get("networks") or [])
+            )
+            if peers != ["host-proxy"]:
+                problem(where, f"enclave-app's network {net} has peers {peers}; only host-proxy may be")
+        if enclave.get("ports"):
+            problem(where, "enclave-app publishes ports; it must be reachable through host-proxy only")
 
 
 def check_env_file(root: Path) -> None:
