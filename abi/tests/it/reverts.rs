@@ -39,13 +39,7 @@ fn reverts_are_decoded() {
             &["set-operator", "--contract", &a, "--operator", &chain.cs(3)],
         )
         .failure(1);
-    assert_eq!(
-        err,
-        format!(
-            "error: set-operator failed: {} is not the publisher (deployer) of this contract\n",
-            chain.cs(3)
-        )
-    );
+    assert_eq!(err, not_the_publisher(&chain, 3));
 
     // set-operator to the publisher itself.
     let err = chain
@@ -209,13 +203,7 @@ fn set_operator_funds_the_new_operator_only_when_the_hand_over_would_succeed() {
             ],
         )
         .failure(1);
-    assert_eq!(
-        err,
-        format!(
-            "error: set-operator failed: {} is not the publisher (deployer) of this contract\n",
-            chain.cs(3)
-        )
-    );
+    assert_eq!(err, not_the_publisher(&chain, 3));
     assert_eq!(chain.block_number(), block, "nothing was mined");
     assert!(chain.balance(fresh).is_zero());
 
@@ -242,4 +230,12 @@ fn set_operator_funds_the_new_operator_only_when_the_hand_over_would_succeed() {
         alloy::primitives::U256::from(1_500_000_000_000_000_000u64)
     );
     assert_eq!(chain.status(contract)["config"]["operator"], f);
+}
+
+/// What set-operator says when account `i` is not the publisher.
+fn not_the_publisher(chain: &Chain, i: usize) -> String {
+    format!(
+        "error: set-operator failed: {} is not the publisher (deployer) of this contract\n",
+        chain.cs(i)
+    )
 }
