@@ -29,6 +29,8 @@
 pub mod api;
 #[cfg(feature = "cli")]
 pub mod attest_client;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod contract;
 pub mod control;
 pub mod draw;

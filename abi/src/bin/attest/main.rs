@@ -22,23 +22,12 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
-    abi::logging::init_cli();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return commands::Failure::EXIT_USAGE.into();
-        }
-    };
-    match runtime.block_on(commands::run(cli)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(failure) => {
+    abi::cli::run(
+        commands::run(cli),
+        |failure| {
             eprintln!("error: {:#}", failure.report());
             failure.exit_code().into()
-        }
-    }
+        },
+        commands::Failure::EXIT_USAGE.into(),
+    )
 }

@@ -16,23 +16,12 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
-    abi::logging::init_cli();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(commands::run(cli)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
+    abi::cli::run(
+        commands::run(cli),
+        |e| {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
-        }
-    }
+        },
+        std::process::ExitCode::FAILURE,
+    )
 }
