@@ -3,18 +3,20 @@
 //!
 //! 1. for 1,000, 5,000 and 10,000 clients on `/ws`: the delay from a state change in
 //!    the enclave's store (`Store::set_head`, just before which the harness takes the
-//!    time) to each client receiving the matching `head_update`, over every (client,
-//!    event) pair, with p50/p99/max, the count delivered, and host-proxy's VmRSS idle
-//!    and with the clients connected;
+//!    time) to each client reading the matching `head_update`, and to its arrival at
+//!    the client's socket (the kernel's receive timestamp), over every (client, event)
+//!    pair, with p50/p99/max, the count delivered, and host-proxy's VmRSS idle and
+//!    with the clients connected;
 //! 2. `/api/status` requests per second and latency with `wrk --latency`, against the
 //!    last host-proxy once its WebSocket clients have left.
 //!
 //! host-proxy runs as its own process (the release binary beside this one), so its
 //! memory is measured alone, and a fresh one serves each client count. The enclave
 //! half (store and control server) runs in this process, so each event's start time
-//! is taken where the event is made. The clients run on this process's runtime: on a
-//! 2-core machine they share the cores with host-proxy, so the delays include the
-//! clients' own reading. Every loop and every wait is bounded.
+//! is taken where the event is made. The clients ([`clients`]) are read by one thread
+//! of this process: on a 2-core machine they share the cores with host-proxy, so the
+//! read delays include the clients' own reading; the arrival times do not. Every loop
+//! and every wait is bounded.
 //!
 //! Usage: `scripts/bench-ws` (builds in release, installs wrk if missing), or
 //! `cargo build --release -p host-proxy -p tests --bin ws-bench --bin host-proxy &&
@@ -22,34 +24,31 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod clients;
+
 use std::{
     collections::{BTreeMap, HashMap},
+    net::{Ipv4Addr, SocketAddr},
     process::{Child, Command, Stdio},
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::Arc,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use abi::{endpoint::Endpoint, state::ChainHead};
 use alloy::primitives::{Address, B256};
+use clients::{End, Reader};
 use enclave_app::{
     control::{ControlServer, NoAttestation},
     store::Store,
 };
 use eyre::{WrapErr, bail, ensure, eyre};
-use futures_util::StreamExt;
 use serde::Deserialize;
 use tests::stack::{free_port, http, try_get_json, workspace_binary};
-use tokio::{sync::oneshot, task::JoinSet};
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes, protocol::WebSocketConfig};
 use tokio_util::sync::CancellationToken;
 
-/// Clients connecting at once: under host-proxy's accept backlog (128, tokio's and
-/// std's `listen` default). A batch of 200 overflowed it (`ListenOverflows` in
-/// `nstat`) and the dropped SYNs were retried after 1 s, so 10,000 clients took 35 s.
-const CONNECT_BATCH: usize = 100;
+/// Threads connecting the clients, each one connection at a time: far under
+/// host-proxy's accept backlog.
+const CONNECT_THREADS: usize = 4;
 /// Events sent per client count.
 const EVENTS: usize = 20;
 /// Between two events: longer than a delivery should take, so events rarely overlap.
@@ -58,19 +57,8 @@ const EVENT_SPACING: Duration = Duration::from_millis(200);
 const MAX_WS_CLIENTS: usize = 20_000;
 /// Descriptors besides the clients' (runtime, listeners, wrk's children, stdio).
 const FD_SLACK: u64 = 256;
-/// Read buffer of each benchmark client. tungstenite zero-fills it before every read
-/// attempt (two per message), which at the default 128 KiB, or even 8 KiB, would
-/// make the clients, not host-proxy, the bottleneck. An event is under 200 bytes;
-/// the snapshot is read in several chunks.
-const CLIENT_READ_BUFFER: usize = 256;
-/// Bound on one client's connect plus snapshot.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Bound on a whole batch's connects and snapshots.
-const BATCH_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long after the last event every client must have its events.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
-/// Bound on the client tasks ending once released.
-const RELEASE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bound on host-proxy becoming healthy, or its clients leaving.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 /// Between readiness checks.
@@ -220,17 +208,6 @@ fn open_file_limit() -> eyre::Result<u64> {
     })
 }
 
-// ---------------------------------------------------------------------------------
-// One client
-// ---------------------------------------------------------------------------------
-
-/// The part of a feed message the clients look at.
-#[derive(Deserialize)]
-struct Kind {
-    #[serde(rename = "type")]
-    kind: String,
-}
-
 /// A `head_update` event's payload.
 #[derive(Deserialize)]
 struct HeadUpdate {
@@ -240,126 +217,6 @@ struct HeadUpdate {
 #[derive(Deserialize)]
 struct HeadNumber {
     number: u64,
-}
-
-/// How a client's run ended.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum End {
-    /// Released by the harness after its events (or at the delivery deadline).
-    Released,
-    /// host-proxy closed the socket (close frame reason, or "eof").
-    ServerClosed(String),
-    /// A read failed.
-    Error(String),
-}
-
-/// What one client saw: each `head_update` as it arrived, parsed after the run.
-#[derive(Debug)]
-struct Outcome {
-    heads: Vec<(Instant, Utf8Bytes)>,
-    /// Snapshots received after the first (host-proxy resending the state).
-    resyncs: usize,
-    end: End,
-}
-
-/// Shared by the harness and its clients during one run.
-struct Run {
-    url: String,
-    events: usize,
-    /// Clients that have every event.
-    complete: AtomicUsize,
-    /// Tells the clients to close.
-    release: CancellationToken,
-}
-
-/// Connects, reads the snapshot (reported through `ready`), then records every
-/// `head_update` until released.
-async fn client(run: Arc<Run>, ready: oneshot::Sender<eyre::Result<()>>) -> Outcome {
-    let config = WebSocketConfig::default().read_buffer_size(CLIENT_READ_BUFFER);
-    let connected = tokio::time::timeout(CONNECT_TIMEOUT, async {
-        let (mut ws, _) =
-            tokio_tungstenite::connect_async_with_config(run.url.as_str(), Some(config), true)
-                .await
-                .wrap_err("connect")?;
-        let first = ws
-            .next()
-            .await
-            .ok_or_else(|| eyre!("closed before the snapshot"))?
-            .wrap_err("read the snapshot")?;
-        let text = first
-            .into_text()
-            .map_err(|e| eyre!("the first message is not text: {e}"))?;
-        let kind: Kind = serde_json::from_str(&text).wrap_err("the first message")?;
-        ensure!(
-            kind.kind == "snapshot",
-            "the first message is a {}, not a snapshot",
-            kind.kind
-        );
-        Ok(ws)
-    })
-    .await
-    .unwrap_or_else(|_| Err(eyre!("no snapshot within {CONNECT_TIMEOUT:?}")));
-    let mut ws = match connected {
-        Ok(ws) => {
-            let _ = ready.send(Ok(()));
-            ws
-        }
-        Err(e) => {
-            let end = End::Error(format!("{e:#}"));
-            let _ = ready.send(Err(e));
-            return Outcome {
-                heads: Vec::new(),
-                resyncs: 0,
-                end,
-            };
-        }
-    };
-    let mut heads = Vec::with_capacity(run.events);
-    let mut resyncs = 0;
-    let mut counted = false;
-    // Bounded by `release`, which the harness always cancels (and by the task being
-    // aborted when the harness's `JoinSet` drops). One `cancelled()` future for the
-    // whole run: a fresh one per message joins and leaves the token's waiter list, a
-    // lock all 10,000 clients share.
-    let released = run.release.cancelled();
-    tokio::pin!(released);
-    let end = loop {
-        let message = tokio::select! {
-            () = &mut released => break End::Released,
-            message = ws.next() => message,
-        };
-        let at = Instant::now();
-        match message {
-            Some(Ok(Message::Text(text))) => {
-                // Only a substring test while the events run: the clients share the
-                // cores with host-proxy, so the JSON is parsed after the run. A head
-                // from before the run (there is none: only the harness sets heads)
-                // would be dropped there, as its number was not sent in the run.
-                if text.contains("\"head_update\"") {
-                    heads.push((at, text));
-                } else if text.contains("\"snapshot\"") {
-                    resyncs += 1;
-                }
-                if !counted && heads.len() >= run.events {
-                    counted = true;
-                    run.complete.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            Some(Ok(Message::Close(frame))) => {
-                break End::ServerClosed(
-                    frame.map_or_else(|| "no reason".to_owned(), |f| f.reason.to_string()),
-                );
-            }
-            Some(Ok(_)) => {}
-            Some(Err(e)) => break End::Error(e.to_string()),
-            None => break End::ServerClosed("eof".to_owned()),
-        }
-    };
-    Outcome {
-        heads,
-        resyncs,
-        end,
-    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -372,8 +229,11 @@ struct FanOut {
     clients: usize,
     events: usize,
     connect_secs: f64,
-    /// Delivery delays in ms, sorted.
+    /// Delays to the client reading each message, in ms, sorted.
     delays_ms: Vec<f64>,
+    /// Delays to each message reaching the client's socket (the kernel's receive
+    /// timestamp), in ms, sorted.
+    arrivals_ms: Vec<f64>,
     /// (client, event) pairs never delivered.
     missing: usize,
     /// How the clients ended (only the non-`Released` ones matter).
@@ -391,6 +251,10 @@ struct FanOut {
 impl FanOut {
     fn p(&self, pct: usize) -> f64 {
         percentile(&self.delays_ms, pct)
+    }
+    /// At the socket.
+    fn socket_p(&self, pct: usize) -> f64 {
+        percentile(&self.arrivals_ms, pct)
     }
     fn max(&self) -> f64 {
         self.delays_ms.last().copied().unwrap_or(f64::NAN)
@@ -442,43 +306,18 @@ async fn fan_out(
     tokio::time::sleep(SETTLE).await;
     let idle = proxy.memory();
 
-    let run = Arc::new(Run {
-        url: format!("ws://127.0.0.1:{}/ws", proxy.web),
-        events,
-        complete: AtomicUsize::new(0),
-        release: CancellationToken::new(),
-    });
-    // Released on every exit from here, also on an error.
-    let _release = run.release.clone().drop_guard();
-    // Aborts every client still running when dropped.
-    let mut tasks = JoinSet::new();
+    let url = format!("ws://127.0.0.1:{}/ws", proxy.web);
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, proxy.web));
     let started = Instant::now();
-    for batch in (0..clients).step_by(CONNECT_BATCH) {
-        let size = CONNECT_BATCH.min(clients - batch);
-        let mut readies = Vec::with_capacity(size);
-        for _ in 0..size {
-            let (tx, rx) = oneshot::channel();
-            tasks.spawn(client(run.clone(), tx));
-            readies.push(rx);
-        }
-        let deadline = tokio::time::Instant::now() + BATCH_TIMEOUT;
-        for (i, ready) in readies.into_iter().enumerate() {
-            match tokio::time::timeout_at(deadline, ready).await {
-                Ok(Ok(Ok(()))) => {}
-                Ok(Ok(Err(e))) => bail!("client {} of {clients}: {e:#}", batch + i + 1),
-                Ok(Err(_)) => bail!("client {} of {clients} ended early", batch + i + 1),
-                Err(_) => bail!(
-                    "clients {}..{} did not all connect within {BATCH_TIMEOUT:?}",
-                    batch + 1,
-                    batch + size
-                ),
-            }
-        }
-    }
+    let connected_clients =
+        tokio::task::spawn_blocking(move || clients::connect(&url, addr, clients, CONNECT_THREADS))
+            .await??;
     let connect_secs = started.elapsed().as_secs_f64();
     log(&format!(
         "{clients} clients connected with their snapshots in {connect_secs:.1} s"
     ));
+    // Stopped (and its thread joined) on every exit from here, also on an error.
+    let reader = Reader::start(connected_clients, events)?;
     tokio::time::sleep(SETTLE).await;
     let connected = proxy.memory();
 
@@ -489,16 +328,16 @@ async fn fan_out(
         ticker.tick().await;
         let number = *next_head;
         *next_head += 1;
-        sent.insert(number, Instant::now());
+        sent.insert(number, (Instant::now(), SystemTime::now()));
         store.set_head(head(number));
     }
     let last_sent = Instant::now();
     let deadline = last_sent + DELIVERY_TIMEOUT;
-    while run.complete.load(Ordering::Relaxed) < clients && Instant::now() < deadline {
+    while reader.complete() < clients && Instant::now() < deadline {
         tokio::time::sleep(POLL).await;
     }
     let cpu_after = (proxy.cpu(), cpu_of("/proc/self/stat"));
-    let complete = run.complete.load(Ordering::Relaxed);
+    let complete = reader.complete();
     if complete < clients {
         log(&format!(
             "only {complete} of {clients} clients had every event {DELIVERY_TIMEOUT:?} after the last"
@@ -506,33 +345,43 @@ async fn fan_out(
     }
     let after_events = proxy.memory();
 
-    run.release.cancel();
+    let outcomes = tokio::task::spawn_blocking(move || reader.finish()).await??;
     let mut delays_ms = Vec::with_capacity(clients * events);
+    let mut arrivals_ms = Vec::with_capacity(clients * events);
     let mut ends = BTreeMap::new();
     let mut resyncs = 0;
-    let mut finished = 0;
-    let deadline = tokio::time::Instant::now() + RELEASE_TIMEOUT;
-    while let Ok(Some(joined)) = tokio::time::timeout_at(deadline, tasks.join_next()).await {
-        let outcome = joined.wrap_err("a client task panicked")?;
-        finished += 1;
+    // Per event, the delay to the last client that read it.
+    let mut last_read: BTreeMap<u64, f64> = BTreeMap::new();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    for outcome in outcomes {
         resyncs += outcome.resyncs;
         *ends.entry(outcome.end).or_insert(0) += 1;
-        for (at, text) in outcome.heads {
+        for received in outcome.heads {
             let head: HeadUpdate =
-                serde_json::from_str(&text).wrap_err("a head_update a client received")?;
-            if let Some(t0) = sent.get(&head.data.number) {
-                delays_ms.push(at.saturating_duration_since(*t0).as_secs_f64() * 1000.0);
+                serde_json::from_str(&received.text).wrap_err("a head_update a client received")?;
+            // A head not sent in this run (there is none: only the harness sets heads).
+            let Some((t0, wall0)) = sent.get(&head.data.number) else {
+                continue;
+            };
+            let delay = ms(received.read_at.saturating_duration_since(*t0));
+            let last = last_read.entry(head.data.number).or_insert(0.0_f64);
+            *last = last.max(delay);
+            delays_ms.push(delay);
+            if let Some(arrived) = received.arrived {
+                arrivals_ms.push(ms(arrived.duration_since(*wall0).unwrap_or_default()));
             }
         }
     }
-    if finished < clients {
-        log(&format!(
-            "{} client tasks did not end within {RELEASE_TIMEOUT:?}; aborted",
-            clients - finished
-        ));
-        tasks.abort_all();
-    }
     delays_ms.sort_by(f64::total_cmp);
+    arrivals_ms.sort_by(f64::total_cmp);
+    log(&format!(
+        "per event, the last client read it after (ms): {}",
+        last_read
+            .values()
+            .map(|v| format!("{v:.0}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
     let per_event = |before: Duration, after: Duration| {
         after.saturating_sub(before).as_secs_f64() * 1000.0 / events as f64
     };
@@ -542,6 +391,7 @@ async fn fan_out(
         connect_secs,
         missing: (clients * events).saturating_sub(delays_ms.len()),
         delays_ms,
+        arrivals_ms,
         ends,
         resyncs,
         idle,
@@ -551,14 +401,17 @@ async fn fan_out(
         client_cpu_per_event_ms: per_event(cpu_before.1, cpu_after.1),
     };
     println!(
-        "{clients} clients x {events} events: delivered {} of {}, delay p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; \
-         host-proxy VmRSS idle {:.1} MiB, connected {:.1} MiB, after events {:.1} MiB (VmHWM {:.1} MiB); \
+        "{clients} clients x {events} events: delivered {} of {}, read p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; \
+         at the socket p50 {:.1} ms, p99 {:.1} ms ({} stamped); host-proxy VmRSS idle {:.1} MiB, connected {:.1} MiB, after events {:.1} MiB (VmHWM {:.1} MiB); \
          CPU per event: host-proxy {:.1} ms, clients {:.1} ms; connect {:.1} s; resyncs {}; ends {:?}",
         result.delivered(),
         result.expected(),
         result.p(50),
         result.p(99),
         result.max(),
+        result.socket_p(50),
+        result.socket_p(99),
+        result.arrivals_ms.len(),
         mib(idle.rss_kib),
         mib(connected.rss_kib),
         mib(after_events.rss_kib),
@@ -727,15 +580,15 @@ fn report(quick: bool, runs: &[FanOut], wrk: &WrkResult) {
     println!("Machine: {}", tests::bench::machine());
     println!();
     println!(
-        "WebSocket fan-out: per client count a fresh host-proxy, {} events {} ms apart; delay from `Store::set_head` to the client reading the `head_update`, over every (client, event) pair:",
+        "WebSocket fan-out: per client count a fresh host-proxy, {} events {} ms apart; delay from `Store::set_head` to the client reading the `head_update` (p50, p99, max) and to its arrival at the client's socket (the kernel's receive timestamp, \"at socket\"), over every (client, event) pair:",
         runs.first().map_or(EVENTS, |r| r.events),
         EVENT_SPACING.as_millis()
     );
     println!();
     println!(
-        "| clients | delivered | p50 | p99 | max | VmRSS idle | VmRSS connected | VmRSS after events | VmHWM | host-proxy CPU/event | connect all | target (p99 <= 100 ms, RSS <= 200 MiB) |"
+        "| clients | delivered | p50 | p99 | max | at socket p50 | at socket p99 | VmRSS idle | VmRSS connected | VmRSS after events | VmHWM | host-proxy CPU/event | connect all | target (p99 <= 100 ms, RSS <= 200 MiB) |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for r in runs {
         let rss = r.connected.rss_kib.max(r.after_events.rss_kib);
         let target = if r.clients >= 10_000 {
@@ -748,13 +601,15 @@ fn report(quick: bool, runs: &[FanOut], wrk: &WrkResult) {
             "(10k only)".to_owned()
         };
         println!(
-            "| {} | {} of {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.1} ms | {:.1} s | {target} |",
+            "| {} | {} of {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.1} ms | {:.1} s | {target} |",
             r.clients,
             r.delivered(),
             r.expected(),
             r.p(50),
             r.p(99),
             r.max(),
+            r.socket_p(50),
+            r.socket_p(99),
             mib(r.idle.rss_kib),
             mib(r.connected.rss_kib),
             mib(r.after_events.rss_kib),
