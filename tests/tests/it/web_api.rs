@@ -399,23 +399,7 @@ async fn slow_and_abusive_clients_are_dropped_without_hurting_the_others() {
     let flood = 3 * host_proxy::web::feed::CLIENT_BACKLOG as u64;
     let pump = {
         let store = stack.store.clone();
-        tokio::spawn(async move {
-            for n in 1..=flood {
-                let list = (0..50u64)
-                    .map(|i| abi::views::ParticipantView {
-                        address: alloy::primitives::Address::with_last_byte(
-                            u8::try_from(i).unwrap(),
-                        ),
-                        amount: alloy::primitives::U256::from(n * 1000 + i),
-                        win_chance: 0.02,
-                    })
-                    .collect();
-                store.set_participants(list);
-                if n % 16 == 0 {
-                    tokio::task::yield_now().await;
-                }
-            }
-        })
+        tokio::spawn(async move { pump_participants(&store, flood, 50).await })
     };
     loop {
         match next(&mut good).await {
@@ -475,6 +459,108 @@ async fn slow_and_abusive_clients_are_dropped_without_hurting_the_others() {
         {
             break;
         }
+    }
+}
+
+/// `events` participant lists of `size` entries (about 110 bytes each), one event per
+/// list.
+async fn pump_participants(store: &enclave_app::store::Store, events: u64, size: u64) {
+    for n in 1..=events {
+        let list = (0..size)
+            .map(|i| abi::views::ParticipantView {
+                address: alloy::primitives::Address::left_padding_from(&i.to_be_bytes()),
+                amount: alloy::primitives::U256::from(n * 1000 + i),
+                win_chance: 0.02,
+            })
+            .collect();
+        store.set_participants(list);
+        if n % 16 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_pauses_gets_every_event_in_order_when_it_reads_again() {
+    /// Clients that read along: more than host-proxy has shards here (one per worker).
+    const WITNESSES: usize = 4;
+    let stack = InProcess::start(Arc::new(NoAttestation), 1 + WITNESSES).await;
+    // A receive buffer of a few KB: the events below (~6.5 MB) cannot all sit in the
+    // socket buffers (about 3 MB here), so host-proxy's writes are refused and the rest
+    // waits in the client's queue until the client reads again.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket
+        .connect(([127, 0, 0, 1], stack.web).into())
+        .await
+        .unwrap();
+    let (mut paused, _) = tokio_tungstenite::client_async(
+        format!("ws://127.0.0.1:{}/ws", stack.web),
+        tokio_tungstenite::MaybeTlsStream::Plain(stream),
+    )
+    .await
+    .unwrap();
+    let FeedMessage::Notice(FeedNotice::Snapshot { mut seq, .. }) = next(&mut paused).await else {
+        panic!("no snapshot first")
+    };
+    // Under one client's backlog.
+    let events = host_proxy::web::feed::CLIENT_BACKLOG as u64 / 2;
+    let last = seq + events;
+    // Clients that joined after the paused one and read everything: once each has the
+    // last event, so has every shard's loop, the paused client's included, and what
+    // the paused client has not got is waiting in its queue.
+    let mut witnesses = Vec::new();
+    for _ in 0..WITNESSES {
+        let mut ws = connect(stack.web).await;
+        witnesses.push(tokio::spawn(async move {
+            /// Only the sequence number: parsing every list would slow the test.
+            #[derive(serde::Deserialize)]
+            struct Seq {
+                seq: u64,
+            }
+            loop {
+                let message = tokio::time::timeout(Duration::from_secs(10), ws.next())
+                    .await
+                    .expect("a witness's events within 10 s")
+                    .expect("an open feed")
+                    .expect("a well-formed frame");
+                if let Message::Text(text) = message
+                    && serde_json::from_str::<Seq>(&text).is_ok_and(|m| m.seq >= last)
+                {
+                    return ws;
+                }
+            }
+        }));
+    }
+    pump_participants(&stack.store, events, 150).await;
+    assert_eq!(stack.store.seq(), last);
+    let mut witnesses = futures_util::future::try_join_all(witnesses).await.unwrap();
+    while seq < last {
+        let message = tokio::time::timeout(Duration::from_secs(10), paused.next())
+            .await
+            .expect("the paused client's events within 10 s")
+            .expect("the paused client is still connected")
+            .expect("a well-formed frame");
+        match message {
+            Message::Text(text) => match serde_json::from_str(&text).unwrap() {
+                FeedMessage::Event(event) => {
+                    assert_eq!(event.seq, seq + 1, "a gap after the pause");
+                    seq = event.seq;
+                }
+                FeedMessage::Notice(FeedNotice::Heartbeat { .. }) => {}
+                FeedMessage::Notice(notice) => panic!("the pause cost a resync: {notice:?}"),
+            },
+            Message::Close(frame) => panic!("the paused client was dropped: {frame:?}"),
+            _ => {}
+        }
+    }
+    // And it stays live, as do the others.
+    stack.store.set_operator(OperatorStatus::Idle);
+    for ws in std::iter::once(&mut paused).chain(&mut witnesses) {
+        assert!(matches!(
+            next(ws).await,
+            FeedMessage::Event(event) if event.seq == last + 1
+        ));
     }
 }
 
