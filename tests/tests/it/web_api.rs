@@ -92,15 +92,19 @@ async fn connect(web: u16) -> Ws {
         .0
 }
 
+/// The next frame of `who`'s feed, within 10 s.
+async fn next_frame(ws: &mut Ws, who: &str) -> Message {
+    tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .unwrap_or_else(|_| panic!("{who}: no message within 10 s"))
+        .unwrap_or_else(|| panic!("{who}: the feed closed"))
+        .unwrap_or_else(|e| panic!("{who}: a malformed frame: {e}"))
+}
+
 /// The next feed message that is not a heartbeat.
 async fn next(ws: &mut Ws) -> FeedMessage {
     loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a feed message within 10 s")
-            .expect("an open feed")
-            .expect("a well-formed frame");
-        let Message::Text(text) = message else {
+        let Message::Text(text) = next_frame(ws, "a client").await else {
             continue;
         };
         let parsed: FeedMessage = serde_json::from_str(&text).expect("a feed message");
@@ -519,12 +523,7 @@ async fn a_client_that_pauses_gets_every_event_in_order_when_it_reads_again() {
                 seq: u64,
             }
             loop {
-                let message = tokio::time::timeout(Duration::from_secs(10), ws.next())
-                    .await
-                    .expect("a witness's events within 10 s")
-                    .expect("an open feed")
-                    .expect("a well-formed frame");
-                if let Message::Text(text) = message
+                if let Message::Text(text) = next_frame(&mut ws, "a witness").await
                     && serde_json::from_str::<Seq>(&text).is_ok_and(|m| m.seq >= last)
                 {
                     return ws;
@@ -536,11 +535,7 @@ async fn a_client_that_pauses_gets_every_event_in_order_when_it_reads_again() {
     assert_eq!(stack.store.seq(), last);
     let mut witnesses = futures_util::future::try_join_all(witnesses).await.unwrap();
     while seq < last {
-        let message = tokio::time::timeout(Duration::from_secs(10), paused.next())
-            .await
-            .expect("the paused client's events within 10 s")
-            .expect("the paused client is still connected")
-            .expect("a well-formed frame");
+        let message = next_frame(&mut paused, "the paused client").await;
         match message {
             Message::Text(text) => match serde_json::from_str(&text).unwrap() {
                 FeedMessage::Event(event) => {
