@@ -368,6 +368,91 @@ async fn a_thousand_clients_all_receive_a_broadcast() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_come_and_go_during_a_stream_of_events_each_see_it_whole() {
+    /// Clients that join, follow a few events and leave, while events keep coming.
+    const CHURNERS: usize = 300;
+    /// Events each of them follows.
+    const FOLLOW: u64 = 5;
+    let stack = InProcess::start(Arc::new(NoAttestation), CHURNERS + 10).await;
+    let web = stack.web;
+    let mut steady = connect(web).await;
+    let FeedMessage::Notice(FeedNotice::Snapshot { seq: first, .. }) = next(&mut steady).await
+    else {
+        panic!("no snapshot first")
+    };
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // The events: small and quick, until every churner has left (bounded).
+    let pump = {
+        let (store, done) = (stack.store.clone(), Arc::clone(&done));
+        tokio::spawn(async move {
+            let mut number = 1;
+            while done.load(std::sync::atomic::Ordering::Relaxed) < CHURNERS && number < 100_000 {
+                store.set_head(head(number));
+                number += 1;
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+        })
+    };
+    // Each joins at a different point of the stream: after its snapshot it must see
+    // the events that follow it, each once, in order; then it leaves one of three ways.
+    let churners = (0..CHURNERS).map(|i| {
+        let done = Arc::clone(&done);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(u64::try_from(i).unwrap() % 100)).await;
+            let mut ws = connect(web).await;
+            let FeedMessage::Notice(FeedNotice::Snapshot { seq: joined, .. }) = next(&mut ws).await
+            else {
+                panic!("client {i}: no snapshot first")
+            };
+            let mut seq = joined;
+            while seq < joined + FOLLOW {
+                match next(&mut ws).await {
+                    FeedMessage::Event(event) => {
+                        assert_eq!(event.seq, seq + 1, "client {i} joined at {joined}");
+                        seq = event.seq;
+                    }
+                    FeedMessage::Notice(notice) => panic!("client {i}: a resync: {notice:?}"),
+                }
+            }
+            match i % 3 {
+                0 => ws.close(None).await.unwrap(),
+                1 => drop(ws),
+                _ => {
+                    ws.send(Message::Ping(vec![1, 2, 3].into())).await.unwrap();
+                    drop(ws);
+                }
+            }
+            done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })
+    });
+    futures_util::future::try_join_all(churners).await.unwrap();
+    pump.await.unwrap();
+    // The steady client saw every event, each once, in order.
+    let last = stack.store.seq();
+    let mut seq = first;
+    while seq < last {
+        match next(&mut steady).await {
+            FeedMessage::Event(event) => {
+                assert_eq!(event.seq, seq + 1, "the steady client saw a gap");
+                seq = event.seq;
+            }
+            FeedMessage::Notice(notice) => panic!("the steady client resynced: {notice:?}"),
+        }
+    }
+    // Every churner's slot is free again: a full house can connect.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut again = Vec::new();
+    for _ in 0..CHURNERS {
+        let mut ws = connect(web).await;
+        assert!(matches!(
+            next(&mut ws).await,
+            FeedMessage::Notice(FeedNotice::Snapshot { .. })
+        ));
+        again.push(ws);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_and_abusive_clients_are_dropped_without_hurting_the_others() {
     let stack = InProcess::start(Arc::new(NoAttestation), 4).await;
     let web = stack.web;
