@@ -13,6 +13,13 @@ pragma solidity 0.8.30;
 /// alone, so neither block proposers, the host, nor the players can steer the outcome.
 /// The operator's only power is to not reveal, which ends in a refund.
 ///
+/// The publisher cannot swap the operator under a player's bet: every operator, the
+/// first included, is announced on chain together with the enclave measurement it is
+/// attested to (PCR0, ...), and takes effect only once `operatorDelay` (fixed at
+/// deployment) has passed since the announcement, and never while a round takes bets:
+/// a due change waits for the round boundary. Until then the announced operator can
+/// neither commit a seed nor open a round.
+///
 /// Settlement cost does not grow with the number of players: the winner is found by
 /// a binary search over cumulative bet totals, and refunds are credited lazily (each
 /// player pulls their stake back with `withdraw`), so one player whose address
@@ -76,6 +83,27 @@ contract Lottery {
         uint256 maxDrawDelayAfterEnd;
         uint256 minEndTimeExtension;
         uint256 minParticipants;
+        /// Seconds between an operator's announcement and the earliest time it acts.
+        uint256 operatorDelay;
+        /// The operator's enclave measurement: PCR0, PCR1, ... (48 bytes each).
+        bytes operatorPcrs;
+        /// The announced next operator (zero when none), its measurement and the
+        /// earliest time it takes effect (it then waits for a round boundary).
+        address pendingOperator;
+        bytes pendingPcrs;
+        uint256 pendingEffectiveAt;
+    }
+
+    /// One announced operator and the measurement it was announced with. Records are
+    /// never deleted: together with `OperatorUpdated` they are the operator history an
+    /// auditor checks a draw against.
+    struct OperatorRecord {
+        address operator;
+        uint64 announcedAt;
+        /// The earliest time it may act: `announcedAt + operatorDelay`.
+        uint64 effectiveAt;
+        /// PCR0, PCR1, ... in index order, 48 bytes each (at least PCR0).
+        bytes pcrs;
     }
 
     /// Storage layout of a round, packed to keep `placeBet` cheap for players.
@@ -133,6 +161,16 @@ contract Lottery {
     uint256 public constant MIN_PARTICIPANTS_LOWER = 2;
     uint256 public constant MIN_PARTICIPANTS_UPPER = 10_000;
 
+    /// Bounds of `operatorDelay`. The floor rules out zero, so an announced operator
+    /// can never act in the block of its announcement (ahead of a player's bet in the
+    /// same block); the real protection is the deployed value, which `getConfig` shows
+    /// and the page displays. The ceiling keeps a typo from locking the role for ever.
+    uint256 public constant MIN_OPERATOR_DELAY = 1;
+    uint256 public constant MAX_OPERATOR_DELAY = 30 days;
+    /// Size of one PCR (SHA-384) and the most PCRs a record holds (Nitro has 32).
+    uint256 public constant PCR_LENGTH = 48;
+    uint256 public constant MAX_PCRS = 32;
+
     /// Gas forwarded when pushing a prize to the winner. Enough for smart-contract
     /// wallets (a Safe's receive path needs well under this), small enough that a
     /// hostile winner cannot make the draw expensive. A failed push is credited to
@@ -144,8 +182,21 @@ contract Lottery {
     /// Commission on each completed round's pot, in basis points.
     uint256 public immutable commissionBps;
 
-    /// The enclave's operator key: commits, draws and refunds rounds.
-    address public operator;
+    /// Seconds between an operator's announcement and the earliest time it may act.
+    uint256 public immutable operatorDelay;
+
+    /// The enclave's operator key: commits, draws and refunds rounds. Read it with
+    /// `operator()`, which also applies a due change the chain has not stored yet.
+    address private _operator;
+    /// Its record in `_operatorRecords` (1-based; 0 before the first operator).
+    uint32 private _operatorRecord;
+    /// The announced next operator (zero when none), packed with the earliest time
+    /// it takes effect and its record so the due check costs one storage read.
+    address private _pendingOperator;
+    uint64 private _pendingEffectiveAt;
+    uint32 private _pendingRecord;
+    /// Every operator ever announced, in announcement order.
+    OperatorRecord[] private _operatorRecords;
     uint256 public minBetAmount = 0.001 ether;
     uint256 public bettingDuration = 180;
     uint256 public minParticipants = 2;
@@ -189,7 +240,15 @@ contract Lottery {
     event MinBetAmountUpdated(uint256 oldAmount, uint256 newAmount);
     event BettingDurationUpdated(uint256 oldDuration, uint256 newDuration);
     event MinParticipantsUpdated(uint256 oldMinParticipants, uint256 newMinParticipants);
-    event OperatorUpdated(address indexed oldOperator, address indexed newOperator);
+    /// The publisher announced `operator` (record `recordId`) with its measurement; it
+    /// may act from `effectiveAt`, at the first round boundary after it.
+    event OperatorChangeAnnounced(
+        uint256 indexed recordId, address indexed operator, bytes pcrs, uint256 effectiveAt
+    );
+    /// The publisher withdrew an announcement (or replaced it with a newer one).
+    event OperatorChangeCancelled(uint256 indexed recordId, address indexed operator);
+    /// An announced operator took effect: from this transaction on it is the operator.
+    event OperatorUpdated(address indexed oldOperator, address indexed newOperator, uint256 indexed recordId);
     event Withdrawn(address indexed account, uint256 amount);
 
     // ---------------------------------------------------------------------------------
@@ -200,6 +259,10 @@ contract Lottery {
     error NotPublisher(address caller);
     error NotOperator(address caller);
     error InvalidOperator(address operator);
+    error InvalidOperatorDelay(uint256 delay, uint256 min, uint256 max);
+    error InvalidMeasurement(uint256 length);
+    error OperatorNotYetEffective(address caller, uint256 effectiveAt);
+    error NoPendingOperatorChange();
     error WrongRoundState(uint256 roundId, RoundState expected, RoundState actual);
     error NotCurrentRound(uint256 roundId, uint256 currentRoundId);
     error ZeroCommitment();
@@ -231,8 +294,11 @@ contract Lottery {
         _;
     }
 
+    /// Applies a due operator change first, so a replaced operator can never act once
+    /// its successor may.
     modifier onlyOperator() {
-        if (msg.sender != operator) revert NotOperator(msg.sender);
+        _syncOperator();
+        if (msg.sender != _operator) _revertNotOperator();
         _;
     }
 
@@ -248,27 +314,56 @@ contract Lottery {
     // ---------------------------------------------------------------------------------
 
     /// @param commissionBps_ the publisher's commission in basis points (at most 1000).
-    constructor(uint256 commissionBps_) {
+    /// @param operatorDelay_ seconds between an operator's announcement and the
+    /// earliest time it may act (`MIN_OPERATOR_DELAY` to `MAX_OPERATOR_DELAY`).
+    constructor(uint256 commissionBps_, uint256 operatorDelay_) {
         if (commissionBps_ > MAX_COMMISSION_BPS) revert CommissionTooHigh(commissionBps_, MAX_COMMISSION_BPS);
+        if (operatorDelay_ < MIN_OPERATOR_DELAY || operatorDelay_ > MAX_OPERATOR_DELAY) {
+            revert InvalidOperatorDelay(operatorDelay_, MIN_OPERATOR_DELAY, MAX_OPERATOR_DELAY);
+        }
         publisher = msg.sender;
         commissionBps = commissionBps_;
+        operatorDelay = operatorDelay_;
         _openRound(1);
     }
 
-    /// Hands the operator role to `newOperator` (the enclave's attested key). Only while
-    /// the current round is WAITING; clears a seed commitment made by the old operator,
-    /// since only the one who committed can reveal.
-    function setOperator(address newOperator) external onlyPublisher {
+    /// Announces `newOperator` (the enclave's attested key) with the measurement of the
+    /// enclave image it is attested to: `pcrs` is PCR0, PCR1, ... in index order, 48
+    /// bytes each, at least PCR0, which must not be zero (a debug-mode enclave). The
+    /// change takes effect once `operatorDelay` has passed, at the first moment no
+    /// round takes bets; a bet placed meanwhile still lands in a round committed by the
+    /// current operator. A newer announcement replaces a pending one.
+    function setOperator(address newOperator, bytes calldata pcrs) external onlyPublisher {
         if (newOperator == address(0) || newOperator == publisher) revert InvalidOperator(newOperator);
-        uint256 id = currentRoundId;
-        RoundData storage r = _rounds[id];
-        _requireState(id, r, RoundState.WAITING);
-        address old = operator;
-        if (old != newOperator) {
-            operator = newOperator;
-            r.seedCommitment = bytes32(0);
+        uint256 len = pcrs.length;
+        if (len == 0 || len % PCR_LENGTH != 0 || len > PCR_LENGTH * MAX_PCRS || _isZeroPcr0(pcrs)) {
+            revert InvalidMeasurement(len);
         }
-        emit OperatorUpdated(old, newOperator);
+        _syncOperator();
+        if (_pendingOperator != address(0)) emit OperatorChangeCancelled(_pendingRecord, _pendingOperator);
+        uint256 effectiveAt = block.timestamp + operatorDelay;
+        _operatorRecords.push(
+            OperatorRecord({
+                operator: newOperator,
+                announcedAt: uint64(block.timestamp),
+                effectiveAt: uint64(effectiveAt),
+                pcrs: pcrs
+            })
+        );
+        uint32 recordId = uint32(_operatorRecords.length);
+        _pendingOperator = newOperator;
+        _pendingEffectiveAt = uint64(effectiveAt);
+        _pendingRecord = recordId;
+        emit OperatorChangeAnnounced(recordId, newOperator, pcrs, effectiveAt);
+    }
+
+    /// Withdraws the pending operator announcement.
+    function cancelOperatorChange() external onlyPublisher {
+        _syncOperator();
+        address pending = _pendingOperator;
+        if (pending == address(0)) revert NoPendingOperatorChange();
+        emit OperatorChangeCancelled(_pendingRecord, pending);
+        _clearPending();
     }
 
     // ---------------------------------------------------------------------------------
@@ -304,7 +399,9 @@ contract Lottery {
     }
 
     /// Extends betting to `newEndTime`, moving both draw bounds with it. Only before
-    /// the current end; the new end must be at least `MIN_END_TIME_EXTENSION` from now.
+    /// the current end; the new end must be at least `MIN_END_TIME_EXTENSION` from now
+    /// and never past `startTime + MAX_BETTING_DURATION`, however often it is extended,
+    /// so the refund anyone can trigger can never be pushed out for ever.
     function extendBettingTime(uint256 newEndTime) external onlyOperator {
         uint256 id = currentRoundId;
         RoundData storage r = _rounds[id];
@@ -313,7 +410,7 @@ contract Lottery {
         if (block.timestamp >= oldEnd) revert ExtensionNotAllowed(id, block.timestamp, oldEnd);
         uint256 earliest = block.timestamp + MIN_END_TIME_EXTENSION;
         if (earliest <= oldEnd) earliest = oldEnd + 1;
-        uint256 latest = block.timestamp + MAX_BETTING_DURATION;
+        uint256 latest = uint256(r.startTime) + MAX_BETTING_DURATION;
         if (newEndTime < earliest || newEndTime > latest) revert InvalidEndTime(newEndTime, earliest, latest);
         _setTimes(r, newEndTime);
         emit EndTimeExtended(id, oldEnd, newEndTime, r.minDrawTime, r.maxDrawTime);
@@ -355,9 +452,12 @@ contract Lottery {
         }
     }
 
-    /// Refunds the current round (for example when the operator lost its seed).
-    function refundRound() external onlyOperator {
+    /// Refunds round `roundId`, which must be the current round (for example when the
+    /// operator lost its seed). Naming the round keeps a signed refund from voiding a
+    /// later round it was not meant for.
+    function refundRound(uint256 roundId) external onlyOperator {
         uint256 id = currentRoundId;
+        if (roundId != id) revert NotCurrentRound(roundId, id);
         RoundData storage r = _rounds[id];
         _requireState(id, r, RoundState.BETTING);
         if (r.totalPot == 0) revert EmptyPot(id);
@@ -400,7 +500,12 @@ contract Lottery {
         RoundData storage r = _rounds[id];
         uint256 minBet = minBetAmount;
         if (msg.value < minBet) revert BetTooSmall(msg.value, minBet);
-        if (r.state == RoundState.WAITING) _startBetting(id, r);
+        if (r.state == RoundState.WAITING) {
+            // A due operator change happens before the round opens (it clears the old
+            // operator's commitment, so such a bet reverts until the new one commits).
+            _syncOperator();
+            _startBetting(id, r);
+        }
         if (block.timestamp > r.endTime) revert BettingClosed(id, block.timestamp, r.endTime);
 
         uint256 newPot = uint256(r.totalPot) + msg.value;
@@ -467,7 +572,8 @@ contract Lottery {
         info.totalPot = r.totalPot;
         info.participantCount = r.participantCount;
         info.winner = r.winner;
-        info.seedCommitment = r.seedCommitment;
+        // A due operator change clears the current WAITING round's commitment.
+        info.seedCommitment = roundId == currentRoundId && _changeDue() ? bytes32(0) : r.seedCommitment;
         info.revealedSeed = r.revealedSeed;
         if (r.state == RoundState.COMPLETED) {
             info.commission = info.totalPot * commissionBps / BPS_DENOMINATOR;
@@ -499,17 +605,40 @@ contract Lottery {
         return amount;
     }
 
-    function getConfig() external view returns (Config memory) {
-        return Config({
+    /// The operator now: the stored one, or the pending one when its change is due
+    /// (the next operator action or first bet stores it).
+    function operator() public view returns (address) {
+        return _changeDue() ? _pendingOperator : _operator;
+    }
+
+    /// Operator record `recordId` (1-based, in announcement order).
+    function getOperatorRecord(uint256 recordId) external view returns (OperatorRecord memory) {
+        return _operatorRecords[recordId - 1];
+    }
+
+    /// How many operators were ever announced.
+    function operatorRecordCount() external view returns (uint256) {
+        return _operatorRecords.length;
+    }
+
+    function getConfig() external view returns (Config memory config) {
+        bool due = _changeDue();
+        uint256 active = due ? _pendingRecord : _operatorRecord;
+        config = Config({
             publisher: publisher,
-            operator: operator,
+            operator: due ? _pendingOperator : _operator,
             commissionBps: commissionBps,
             minBetAmount: minBetAmount,
             bettingDuration: bettingDuration,
             minDrawDelayAfterEnd: MIN_DRAW_DELAY_AFTER_END,
             maxDrawDelayAfterEnd: MAX_DRAW_DELAY_AFTER_END,
             minEndTimeExtension: MIN_END_TIME_EXTENSION,
-            minParticipants: minParticipants
+            minParticipants: minParticipants,
+            operatorDelay: operatorDelay,
+            operatorPcrs: active == 0 ? bytes("") : _operatorRecords[active - 1].pcrs,
+            pendingOperator: due ? address(0) : _pendingOperator,
+            pendingPcrs: due || _pendingRecord == 0 ? bytes("") : _operatorRecords[_pendingRecord - 1].pcrs,
+            pendingEffectiveAt: due ? 0 : _pendingEffectiveAt
         });
     }
 
@@ -524,6 +653,45 @@ contract Lottery {
     function _requireCurrentWaiting() private view {
         uint256 id = currentRoundId;
         _requireState(id, _rounds[id], RoundState.WAITING);
+    }
+
+    /// Whether the pending operator change may take effect now: its delay has passed
+    /// and no round takes bets.
+    function _changeDue() private view returns (bool) {
+        return _pendingOperator != address(0) && block.timestamp >= _pendingEffectiveAt
+            && _rounds[currentRoundId].state == RoundState.WAITING;
+    }
+
+    /// Stores a due operator change. The old operator's commitment on the current
+    /// WAITING round is cleared: only the one who committed can reveal.
+    function _syncOperator() private {
+        if (!_changeDue()) return;
+        address old = _operator;
+        address next = _pendingOperator;
+        uint32 record = _pendingRecord;
+        _operator = next;
+        _operatorRecord = record;
+        _clearPending();
+        _rounds[currentRoundId].seedCommitment = bytes32(0);
+        emit OperatorUpdated(old, next, record);
+    }
+
+    function _clearPending() private {
+        _pendingOperator = address(0);
+        _pendingEffectiveAt = 0;
+        _pendingRecord = 0;
+    }
+
+    /// `NotOperator`, or `OperatorNotYetEffective` for the announced next operator.
+    function _revertNotOperator() private view {
+        if (msg.sender == _pendingOperator) revert OperatorNotYetEffective(msg.sender, _pendingEffectiveAt);
+        revert NotOperator(msg.sender);
+    }
+
+    function _isZeroPcr0(bytes calldata pcrs) private pure returns (bool) {
+        bytes32 a = bytes32(pcrs[0:32]);
+        bytes16 b = bytes16(pcrs[32:48]);
+        return a == bytes32(0) && b == bytes16(0);
     }
 
     function _changeState(uint256 id, RoundData storage r, RoundState next) private {

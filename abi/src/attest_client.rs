@@ -120,6 +120,21 @@ pub enum AttestClientError {
     /// Sealing failed.
     #[error("sealing failed: {0}")]
     Seal(#[from] SealError),
+    /// Neither the chain nor the command line says which image the enclave must run.
+    #[error(
+        "no PCR0 to check the enclave against: {0}; pass --expected-pcr 0=<96 hex digits>, the value published for the release"
+    )]
+    NoExpectedPcr0(&'static str),
+    /// The command line and the chain disagree on the image.
+    #[error(
+        "--expected-pcr 0={explicit} differs from the PCR0 the contract records ({on_chain}); refusing"
+    )]
+    Pcr0Conflict {
+        /// The `--expected-pcr 0=` value, hex.
+        explicit: String,
+        /// The contract's recorded value, hex.
+        on_chain: String,
+    },
 }
 
 impl AttestClientError {
@@ -170,6 +185,56 @@ impl FromStr for PcrExpectation {
         }
         Ok(Self { index, value })
     }
+}
+
+/// The PCR expectations for a document whose operator is (or is to be) `operator`
+/// on a contract whose configuration is `config`: the explicit ones, with PCR0 taken
+/// from the chain when the command line names none. The chain's PCR0 is the pending
+/// operator's when `operator` is the announced one, else the current operator's.
+/// With `config` (the chain was asked) and an explicit PCR0, both must agree.
+///
+/// # Errors
+/// [`AttestClientError::NoExpectedPcr0`] when neither gives a PCR0,
+/// [`AttestClientError::Pcr0Conflict`] when they disagree.
+pub fn with_chain_pcr0(
+    explicit: &[PcrExpectation],
+    config: Option<&crate::views::ConfigView>,
+    operator: Option<Address>,
+) -> Result<Vec<PcrExpectation>, AttestClientError> {
+    let on_chain = config.and_then(|c| match &c.pending_operator {
+        Some(p) if operator == Some(p.operator) => p.pcr0.clone(),
+        _ => c.operator_pcr0.clone(),
+    });
+    let mut pcrs = explicit.to_vec();
+    match (explicit.iter().find(|p| p.index == 0), on_chain) {
+        (Some(mine), Some(chain)) => {
+            let mine = alloy::hex::encode(&mine.value);
+            if mine != chain {
+                return Err(AttestClientError::Pcr0Conflict {
+                    explicit: mine,
+                    on_chain: chain,
+                });
+            }
+        }
+        (Some(_), None) => {}
+        (None, Some(chain)) => pcrs.push(PcrExpectation {
+            index: 0,
+            value: alloy::hex::decode(&chain).map_err(|_| {
+                AttestClientError::NoExpectedPcr0("the contract's recorded PCR0 is not hex")
+            })?,
+        }),
+        (None, None) if config.is_some() => {
+            return Err(AttestClientError::NoExpectedPcr0(
+                "the contract records none for its operator",
+            ));
+        }
+        (None, None) => {
+            return Err(AttestClientError::NoExpectedPcr0(
+                "no --contract/--rpc-url to read it from",
+            ));
+        }
+    }
+    Ok(pcrs)
 }
 
 /// What a document must show beyond being authentic and fresh.

@@ -193,6 +193,19 @@ pub fn explain(err: &LotteryErrors) -> String {
                 e.operator
             )
         }
+        E::InvalidOperatorDelay(e) => format!(
+            "an operator delay of {} s is outside {}..={} s",
+            e.delay, e.min, e.max
+        ),
+        E::InvalidMeasurement(e) => format!(
+            "the enclave measurement must be PCR0 (and optionally more PCRs), 48 bytes each with a non-zero PCR0; got {} bytes",
+            e.length
+        ),
+        E::OperatorNotYetEffective(e) => format!(
+            "{} is announced as the next operator but cannot act before {} (and not while a round takes bets)",
+            e.caller, e.effectiveAt
+        ),
+        E::NoPendingOperatorChange(_) => "no operator change is pending".to_owned(),
         E::WrongRoundState(e) => format!(
             "round {} is {}, but this needs it {}",
             e.roundId,

@@ -264,6 +264,38 @@ pub struct ConfigView {
     pub min_end_time_extension: u64,
     /// Fewer players than this and the draw refunds.
     pub min_participants: u64,
+    /// Seconds between an operator's announcement and the earliest time it may act
+    /// (fixed at deployment).
+    pub operator_delay: u64,
+    /// The enclave image measurement (PCR0, 96 hex digits) recorded on chain for the
+    /// operator, once one is set.
+    pub operator_pcr0: Option<String>,
+    /// An announced operator change that has not taken effect yet.
+    pub pending_operator: Option<PendingOperatorView>,
+}
+
+/// An announced operator change: who, with which measurement, and from when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PendingOperatorView {
+    /// The announced operator.
+    #[serde(with = "checksummed")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub operator: Address,
+    /// Its enclave image measurement (PCR0, 96 hex digits).
+    pub pcr0: Option<String>,
+    /// The earliest chain time it takes effect; it then waits for the current round
+    /// to settle if one takes bets.
+    pub effective_at: u64,
+}
+
+/// Length of one PCR (SHA-384) in the contract's measurement records.
+pub const PCR_LEN: usize = 48;
+
+/// PCR0 (the first 48 bytes) of a measurement record as lowercase hex, if present.
+pub fn pcr0_hex(pcrs: &[u8]) -> Option<String> {
+    pcrs.get(..PCR_LEN).map(alloy::hex::encode)
 }
 
 impl From<Lottery::Config> for ConfigView {
@@ -278,6 +310,13 @@ impl From<Lottery::Config> for ConfigView {
             max_draw_delay_after_end: c.maxDrawDelayAfterEnd.saturating_to(),
             min_end_time_extension: c.minEndTimeExtension.saturating_to(),
             min_participants: c.minParticipants.saturating_to(),
+            operator_delay: c.operatorDelay.saturating_to(),
+            operator_pcr0: pcr0_hex(&c.operatorPcrs),
+            pending_operator: (!c.pendingOperator.is_zero()).then(|| PendingOperatorView {
+                operator: c.pendingOperator,
+                pcr0: pcr0_hex(&c.pendingPcrs),
+                effective_at: c.pendingEffectiveAt.saturating_to(),
+            }),
         }
     }
 }

@@ -45,6 +45,9 @@ pub(crate) struct TrustArgs {
     #[arg(long)]
     pub(crate) allow_debug: bool,
     /// Require PCR N to equal HEX (96 hex digits, SHA-384). Repeat for several PCRs.
+    /// With --contract, PCR0 defaults to the one the contract records for its
+    /// operator (both must agree when both are given); `seal-key` and a verification
+    /// against a contract refuse when neither gives a PCR0.
     #[arg(long, value_name = "N=HEX")]
     pub(crate) expected_pcr: Vec<PcrExpectation>,
     /// Maximum age of the document, in seconds (live: against now; --file with --at:
@@ -75,7 +78,8 @@ pub(crate) struct VerifyArgs {
     #[arg(long, value_name = "TIME", conflicts_with = "url", value_parser = crate::time::parse_time)]
     pub(crate) at: Option<UnixTime>,
     /// With --url and --rpc-url: the Lottery contract. `user_data` must name it and
-    /// this chain, and its on-chain operator must be the attested operator.
+    /// this chain, its on-chain operator must be the attested operator, and the
+    /// document's PCR0 the one the contract records for that operator.
     #[arg(
         long,
         value_name = "ADDRESS",
@@ -106,6 +110,15 @@ pub(crate) struct SealKeyArgs {
     /// Refuse, before anything is sent, unless the key's address is this one.
     #[arg(long, value_name = "ADDRESS")]
     pub(crate) expected_operator: Option<Address>,
+    /// With --rpc-url: the Lottery contract. `user_data` must name it and this chain,
+    /// and the document's PCR0 must be the one the contract records for the key's
+    /// address (announced or current operator).
+    #[arg(long, value_name = "ADDRESS", requires = "rpc_url")]
+    pub(crate) contract: Option<Address>,
+    /// JSON-RPC endpoint of the contract's chain (only scheme, host and port are ever
+    /// printed).
+    #[arg(long, value_name = "URL", requires = "contract")]
+    pub(crate) rpc_url: Option<String>,
     #[command(flatten)]
     pub(crate) trust: TrustArgs,
 }

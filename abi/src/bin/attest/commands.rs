@@ -55,7 +55,8 @@ impl From<AttestClientError> for Failure {
         match e {
             AttestClientError::RootCert { .. }
             | AttestClientError::AwsRoot(_)
-            | AttestClientError::Setup(_) => Self::Usage(e.into()),
+            | AttestClientError::Setup(_)
+            | AttestClientError::NoExpectedPcr0(_) => Self::Usage(e.into()),
             _ => Self::Rejected(e.into()),
         }
     }
@@ -133,41 +134,35 @@ async fn verify(args: &VerifyArgs) -> Result<Report> {
         return Err(usage(eyre!("pass --url URL or --file PATH")));
     };
     let api = EnclaveApi::new(parse_url(url, "--url")?)?;
-    // With a contract: user_data must name it and its chain, and the chain must name
-    // the attested operator.
-    let chain = match (&args.contract, &args.rpc_url) {
+    // With a contract: user_data must name it and its chain, the chain must name the
+    // attested operator, and the document's PCR0 must be the one recorded for it.
+    let config = match (&args.contract, &args.rpc_url) {
         (Some(contract), Some(rpc_url)) => {
-            let rpc = parse_url(rpc_url, "--rpc-url")?;
-            let provider = ProviderBuilder::new()
-                .connect_client(transport::connect_tcp(rpc.clone()).map_err(usage)?)
-                .erased();
-            let chain_id = provider.get_chain_id().await.map_err(|e| {
-                rejected(eyre!("cannot query {rpc}: {}", transport::error_chain(&e)))
-            })?;
-            expectations.chain_id = Some(chain_id);
-            expectations.contract = Some(*contract);
-            Some((provider, *contract, rpc))
+            let config = read_chain(&mut expectations, *contract, rpc_url).await?;
+            expectations.pcrs = attest_client::with_chain_pcr0(
+                &expectations.pcrs,
+                Some(&config),
+                config.operator,
+            )?;
+            Some(config)
         }
         _ => None,
     };
     let attested = api.fetch_verified(&root, &expectations, max_age).await?;
     let mut checks = attested.checks.clone();
-    if let Some((provider, contract, rpc)) = chain {
+    if let Some(config) = config {
         let attested_operator = attested
             .operator()
             .ok_or_else(|| rejected(eyre!("the document names no operator")))?;
-        let config = Lottery::new(contract, provider)
-            .getConfig()
-            .call()
-            .await
-            .map_err(|e| {
-                rejected(eyre!(
-                    "cannot read the contract's configuration from {rpc}: {}",
-                    transport::error_chain(&e)
-                ))
-            })?;
-        let on_chain = abi::views::ConfigView::from(config).operator;
-        match on_chain {
+        if let Some(p) = &config.pending_operator
+            && p.operator == attested_operator
+        {
+            return Err(rejected(eyre!(
+                "the attested operator {attested_operator} is announced but not yet the contract's operator: it takes effect at {} (chain time), once no round takes bets",
+                p.effective_at
+            )));
+        }
+        match config.operator {
             Some(op) if op == attested_operator => checks.push("on-chain operator".to_owned()),
             Some(op) => {
                 return Err(rejected(eyre!(
@@ -180,8 +175,39 @@ async fn verify(args: &VerifyArgs) -> Result<Report> {
                 )));
             }
         }
+        checks.push("PCR0 recorded on chain".to_owned());
     }
     Ok(Report::new(&attested.verified, checks))
+}
+
+/// Reads the chain id into `expectations` (with the contract) and the contract's
+/// configuration.
+async fn read_chain(
+    expectations: &mut Expectations,
+    contract: Address,
+    rpc_url: &str,
+) -> Result<abi::views::ConfigView> {
+    let rpc = parse_url(rpc_url, "--rpc-url")?;
+    let provider = ProviderBuilder::new()
+        .connect_client(transport::connect_tcp(rpc.clone()).map_err(usage)?)
+        .erased();
+    let chain_id = provider
+        .get_chain_id()
+        .await
+        .map_err(|e| rejected(eyre!("cannot query {rpc}: {}", transport::error_chain(&e))))?;
+    expectations.chain_id = Some(chain_id);
+    expectations.contract = Some(contract);
+    let config = Lottery::new(contract, provider)
+        .getConfig()
+        .call()
+        .await
+        .map_err(|e| {
+            rejected(eyre!(
+                "cannot read the contract's configuration from {rpc}: {}",
+                transport::error_chain(&e)
+            ))
+        })?;
+    Ok(abi::views::ConfigView::from(config))
 }
 
 /// Largest document file read: hex doubles a document's size.
@@ -223,7 +249,7 @@ fn read_document(path: &Path) -> Result<Vec<u8>> {
 }
 
 async fn seal_key(args: &SealKeyArgs) -> Result<Report> {
-    let (root, expectations, max_age) = trust(&args.trust, None)?;
+    let (root, mut expectations, max_age) = trust(&args.trust, None)?;
     let api = EnclaveApi::new(parse_url(&args.url, "--url")?)?;
     let signer = match &args.key_file {
         Some(path) => keys::read_private_key_file(path).map_err(usage)?,
@@ -237,6 +263,16 @@ async fn seal_key(args: &SealKeyArgs) -> Result<Report> {
             "the key's address is {address}, not --expected-operator {expected}; nothing was sent"
         )));
     }
+    // The image the key may go to: the PCR0 recorded on chain for this address (or
+    // the command line's); nothing is sent without one.
+    let config = match (&args.contract, &args.rpc_url) {
+        (Some(contract), Some(rpc_url)) => {
+            Some(read_chain(&mut expectations, *contract, rpc_url).await?)
+        }
+        _ => None,
+    };
+    expectations.pcrs =
+        attest_client::with_chain_pcr0(&expectations.pcrs, config.as_ref(), Some(address))?;
     let secret = Zeroizing::new(signer.to_bytes().0);
     drop(signer);
     let attested = api.fetch_verified(&root, &expectations, max_age).await?;

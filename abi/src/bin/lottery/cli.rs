@@ -72,7 +72,9 @@ pub(crate) struct FromAttestation {
     #[arg(long, value_name = "URL")]
     pub(crate) from_attestation: Option<String>,
     /// With --from-attestation: require PCR N to equal HEX (96 hex digits, SHA-384).
-    /// Repeat for several PCRs.
+    /// Repeat for several PCRs. Without a PCR0 here, the document's PCR0 must equal
+    /// the one the contract records for its current operator (a new key for the same
+    /// image); with neither, nothing is sent.
     // `conflicts_with = "operator"` says "only with --from-attestation": clap does
     // not enforce `requires` of an argument that conflicts with a present one.
     #[arg(long, value_name = "N=HEX", conflicts_with = "operator")]
@@ -98,12 +100,18 @@ pub(crate) enum Command {
         /// Publisher's commission on each completed round, in basis points (0..=1000).
         #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u16).range(0..=1000))]
         commission_bps: u16,
+        /// Seconds between an operator's announcement and the earliest time it may act
+        /// (fixed for the contract's life; 1 s to 30 days). Players see it: a short
+        /// delay lets the publisher swap the operator with little notice.
+        #[arg(long, value_name = "SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..=2_592_000))]
+        operator_delay: u64,
         #[command(flatten)]
         key: KeySource,
     },
-    /// Hand the operator role to an address (publisher only; the round must be WAITING):
-    /// given with --operator, or the enclave's attested address with --from-attestation;
-    /// --fund sends it gas money first.
+    /// Announce a new operator (publisher only), with the enclave measurement (PCR0) it
+    /// is attested to: the enclave's attested address and PCR0 with --from-attestation,
+    /// or --operator with --pcr0 by hand. It takes effect once the contract's operator
+    /// delay has passed, at the first round boundary; --fund sends it gas money first.
     SetOperator {
         #[command(flatten)]
         contract: ContractArg,
@@ -111,15 +119,27 @@ pub(crate) enum Command {
         #[arg(
             long,
             required_unless_present = "from_attestation",
-            conflicts_with = "from_attestation"
+            conflicts_with = "from_attestation",
+            requires = "pcr0"
         )]
         operator: Option<Address>,
+        /// With --operator: the enclave image measurement to record (PCR0, 96 hex
+        /// digits).
+        #[arg(long, value_name = "HEX", requires = "operator", value_parser = parse_pcr0)]
+        pcr0: Option<Pcr0>,
         #[command(flatten)]
         attestation: FromAttestation,
         /// Also send the new operator this much ETH for gas (a decimal, for example
         /// 1.5), before handing it the role.
         #[arg(long, value_name = "ETH")]
         fund: Option<String>,
+        #[command(flatten)]
+        key: KeySource,
+    },
+    /// Withdraw the pending operator announcement (publisher only).
+    CancelOperator {
+        #[command(flatten)]
+        contract: ContractArg,
         #[command(flatten)]
         key: KeySource,
     },
@@ -168,6 +188,10 @@ pub(crate) enum Command {
         /// Use refundExpiredRound (anyone, after maxDrawTime).
         #[arg(long)]
         expired: bool,
+        /// The round to refund (the operator's refund names it; default: the current
+        /// round). Refused on chain unless it is the current round.
+        #[arg(long, conflicts_with = "expired")]
+        round: Option<u64>,
         #[command(flatten)]
         key: KeySource,
     },
@@ -194,4 +218,24 @@ pub(crate) enum Command {
         #[command(flatten)]
         key: KeySource,
     },
+}
+
+/// A PCR0 value: 48 bytes (SHA-384).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pcr0(pub(crate) Vec<u8>);
+
+fn parse_pcr0(text: &str) -> Result<Pcr0, String> {
+    let hex = text.trim();
+    let bytes = alloy::hex::decode(hex.strip_prefix("0x").unwrap_or(hex))
+        .map_err(|_| "expected 96 hex digits (SHA-384)".to_owned())?;
+    if bytes.len() != abi::views::PCR_LEN {
+        return Err(format!(
+            "expected 96 hex digits (SHA-384), got {} bytes",
+            bytes.len()
+        ));
+    }
+    if bytes.iter().all(|b| *b == 0) {
+        return Err("PCR0 is zero: that is a debug-mode enclave, which the contract refuses".to_owned());
+    }
+    Ok(Pcr0(bytes))
 }

@@ -160,17 +160,23 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Deploy {
             commission_bps,
+            operator_delay,
             key,
-        } => deploy(&ctx, commission_bps, &key).await,
+        } => deploy(&ctx, commission_bps, operator_delay, &key).await,
         Command::SetOperator {
             contract,
             operator,
+            pcr0,
             attestation,
             fund,
             key,
         } => {
             let fund = fund.as_deref().map(parse_amount).transpose()?;
-            set_operator(&ctx, contract.contract, operator, &attestation, fund, &key).await
+            let manual = operator.zip(pcr0.map(|p| p.0));
+            set_operator(&ctx, contract.contract, manual, &attestation, fund, &key).await
+        }
+        Command::CancelOperator { contract, key } => {
+            cancel_operator(&ctx, contract.contract, &key).await
         }
         Command::Config {
             contract,
@@ -202,8 +208,9 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         Command::Refund {
             contract,
             expired,
+            round,
             key,
-        } => refund(&ctx, contract.contract, expired, &key).await,
+        } => refund(&ctx, contract.contract, expired, round, &key).await,
         Command::Bet {
             contract,
             amount,
@@ -224,11 +231,16 @@ struct Deployed {
     #[serde(with = "abi::views::checksummed")]
     publisher: Address,
     commission_bps: u16,
+    operator_delay: u64,
 }
 
-async fn deploy(ctx: &Ctx, commission_bps: u16, key: &KeySource) -> Result<()> {
+async fn deploy(ctx: &Ctx, commission_bps: u16, operator_delay: u64, key: &KeySource) -> Result<()> {
     let (provider, from) = ctx.signer(key)?;
-    let builder = Lottery::deploy_builder(&provider, U256::from(commission_bps));
+    let builder = Lottery::deploy_builder(
+        &provider,
+        U256::from(commission_bps),
+        U256::from(operator_delay),
+    );
     let receipt = ctx.confirm(builder).await.wrap_err("deployment failed")?;
     let address = receipt
         .contract_address
@@ -239,6 +251,7 @@ async fn deploy(ctx: &Ctx, commission_bps: u16, key: &KeySource) -> Result<()> {
         block_number: receipt.block_number,
         publisher: from,
         commission_bps,
+        operator_delay,
     };
     emit(ctx.json, &out, || address.to_checksum(None))
 }
@@ -254,25 +267,26 @@ struct Sent {
 async fn set_operator(
     ctx: &Ctx,
     contract: Address,
-    operator: Option<Address>,
+    manual: Option<(Address, Vec<u8>)>,
     attestation: &FromAttestation,
     fund: Option<U256>,
     key: &KeySource,
 ) -> Result<()> {
     let (provider, _) = ctx.signer(key)?;
     require_contract(ctx, &provider, contract).await?;
-    let (operator, attested) = match operator {
-        Some(operator) => (operator, None),
+    let lottery = ctx.lottery(provider.clone(), contract);
+    let (operator, pcr0, attested) = match manual {
+        Some((operator, pcr0)) => (operator, pcr0, None),
         None => {
             let attested = attested_operator(ctx, &provider, contract, attestation).await?;
-            (attested.operator, Some(attested))
+            (attested.operator, attested.pcr0.clone(), Some(attested))
         }
     };
-    let lottery = ctx.lottery(provider.clone(), contract);
+    let pcrs = alloy::primitives::Bytes::from(pcr0.clone());
     if let Some(value) = fund {
-        // Nothing is sent unless the hand-over would succeed (publisher, WAITING).
+        // Nothing is sent unless the announcement would succeed (publisher, measurement).
         lottery
-            .setOperator(operator)
+            .setOperator(operator, pcrs.clone())
             .call()
             .await
             .map_err(|e| describe(&e))
@@ -295,10 +309,18 @@ async fn set_operator(
         }
     }
     let receipt = ctx
-        .confirm(lottery.setOperator(operator))
+        .confirm(lottery.setOperator(operator, pcrs))
         .await
         .wrap_err("set-operator failed")?;
-    let mut detail = serde_json::json!({ "operator": operator.to_checksum(None) });
+    let announced = event::<Lottery::OperatorChangeAnnounced>(&receipt)
+        .ok_or_else(|| eyre!("the transaction emitted no OperatorChangeAnnounced event"))?;
+    let effective_at: u64 = announced.effectiveAt.saturating_to();
+    let mut detail = serde_json::json!({
+        "operator": operator.to_checksum(None),
+        "pcr0": alloy::hex::encode(&pcr0),
+        "recordId": announced.recordId.saturating_to::<u64>(),
+        "effectiveAt": effective_at,
+    });
     if let Some(value) = fund {
         detail["funded"] = serde_json::json!(value.to_string());
     }
@@ -330,8 +352,34 @@ async fn set_operator(
         });
         let funded = fund.map_or_else(String::new, |v| format!(", funded with {}", eth(v)));
         format!(
-            "operator set to {operator}{source}{funded} (tx {})",
+            "operator {operator} announced with PCR0 {}{source}{funded}; it takes effect at {effective_at} (chain time), once no round takes bets (tx {})",
+            alloy::hex::encode(&pcr0),
             receipt.transaction_hash
+        )
+    })
+}
+
+async fn cancel_operator(ctx: &Ctx, contract: Address, key: &KeySource) -> Result<()> {
+    let (provider, _) = ctx.signer(key)?;
+    require_contract(ctx, &provider, contract).await?;
+    let lottery = ctx.lottery(provider.clone(), contract);
+    let receipt = ctx
+        .confirm(lottery.cancelOperatorChange())
+        .await
+        .wrap_err("cancel-operator failed")?;
+    let cancelled = event::<Lottery::OperatorChangeCancelled>(&receipt)
+        .ok_or_else(|| eyre!("the transaction emitted no OperatorChangeCancelled event"))?;
+    let out = Sent {
+        transaction_hash: receipt.transaction_hash,
+        detail: serde_json::json!({
+            "operator": cancelled.operator.to_checksum(None),
+            "recordId": cancelled.recordId.saturating_to::<u64>(),
+        }),
+    };
+    emit(ctx.json, &out, || {
+        format!(
+            "the announcement of operator {} was withdrawn (tx {})",
+            cancelled.operator, receipt.transaction_hash
         )
     })
 }
@@ -339,6 +387,8 @@ async fn set_operator(
 /// The operator address from a verified attestation document.
 struct AttestedOperator {
     operator: Address,
+    /// The document's PCR0, checked against the expectation.
+    pcr0: Vec<u8>,
     url: String,
     simulated: bool,
     debug: bool,
@@ -363,9 +413,27 @@ async fn attested_operator(
         .get_chain_id()
         .await
         .map_err(|e| eyre!("cannot query {}: {}", ctx.rpc, transport::error_chain(&e)))?;
+    // The image the operator must run: --expected-pcr 0=..., else the PCR0 the
+    // contract records for its current operator (a new key for the same image).
+    let config = ConfigView::from(
+        Lottery::new(contract, provider.clone())
+            .getConfig()
+            .call()
+            .await
+            .map_err(|e| describe(&e))
+            .wrap_err("cannot read the contract's recorded PCR0")?,
+    );
+    // An explicit PCR0 names a new image: it replaces the chain's, it need not equal it.
+    let explicit = args.expected_pcr.iter().any(|p| p.index == 0);
+    let pcrs = attest_client::with_chain_pcr0(
+        &args.expected_pcr,
+        (!explicit).then_some(&config),
+        config.operator,
+    )
+    .wrap_err("refusing to set the operator")?;
     let expectations = Expectations {
         allow_debug: args.allow_debug,
-        pcrs: args.expected_pcr.clone(),
+        pcrs,
         chain_id: Some(chain_id),
         contract: Some(contract),
         operator: None,
@@ -378,8 +446,14 @@ async fn attested_operator(
     let operator = attested
         .operator()
         .ok_or_else(|| eyre!("the attestation document names no operator (no user_data)"))?;
+    let pcr0 = attested
+        .verified
+        .pcr(0)
+        .ok_or_else(|| eyre!("the attestation document has no PCR0"))?
+        .to_vec();
     Ok(AttestedOperator {
         operator,
+        pcr0,
         url: url.to_string(),
         simulated: attested.verified.simulated,
         debug: attested.verified.debug_mode,
@@ -461,7 +535,25 @@ fn config_text(c: &ConfigView) -> String {
         c.max_draw_delay_after_end,
         c.min_end_time_extension,
         c.min_participants
-    )
+    ) + &operator_text(c)
+}
+
+/// The operator's measurement, the delay and a pending change, for `config_text`.
+fn operator_text(c: &ConfigView) -> String {
+    let mut text = format!(
+        "\noperator PCR0      {}\noperator delay     {} s",
+        c.operator_pcr0.as_deref().unwrap_or("(none)"),
+        c.operator_delay
+    );
+    if let Some(p) = &c.pending_operator {
+        text.push_str(&format!(
+            "\npending operator   {} (PCR0 {}), takes effect at {} once no round takes bets",
+            p.operator.to_checksum(None),
+            p.pcr0.as_deref().unwrap_or("(none)"),
+            p.effective_at
+        ));
+    }
+    text
 }
 
 #[derive(Serialize)]
@@ -566,14 +658,29 @@ async fn draw_round(ctx: &Ctx, contract: Address, seed: B256, key: &KeySource) -
     })
 }
 
-async fn refund(ctx: &Ctx, contract: Address, expired: bool, key: &KeySource) -> Result<()> {
+async fn refund(
+    ctx: &Ctx,
+    contract: Address,
+    expired: bool,
+    round: Option<u64>,
+    key: &KeySource,
+) -> Result<()> {
     let (provider, _) = ctx.signer(key)?;
     require_contract(ctx, &provider, contract).await?;
     let lottery = ctx.lottery(provider.clone(), contract);
     let receipt = if expired {
         ctx.confirm(lottery.refundExpiredRound()).await
     } else {
-        ctx.confirm(lottery.refundRound()).await
+        let round = match round {
+            Some(id) => U256::from(id),
+            None => lottery
+                .currentRoundId()
+                .call()
+                .await
+                .map_err(|e| describe(&e))
+                .wrap_err("cannot read the current round")?,
+        };
+        ctx.confirm(lottery.refundRound(round)).await
     }
     .wrap_err("refund failed")?;
     let refunded = event::<Lottery::RoundRefunded>(&receipt)
