@@ -154,7 +154,7 @@ impl Mirror {
             .filter(|l| l.block_number.is_some_and(|n| n > last.number))
             .collect();
         self.apply_logs(&new, head.timestamp);
-        if !new.is_empty() {
+        if !new.is_empty() || self.operator_change_due(head.timestamp) {
             self.read_views(head.number).await?;
         } else if let Some(views) = views {
             self.set_views(views);
@@ -196,6 +196,20 @@ impl Mirror {
                 Err(e) => debug!(target: "mirror", error = %e, "tick failed again"),
             }
         }
+    }
+
+    /// Whether an announced operator change may have taken effect by chain time `now`.
+    /// No log marks that moment (the contract applies a due change lazily, and its
+    /// views show it at once), so the mirror re-reads the views when it comes.
+    fn operator_change_due(&self, now: u64) -> bool {
+        self.store
+            .config()
+            .and_then(|c| c.pending_operator)
+            .is_some_and(|p| now >= p.effective_at)
+            && self
+                .store
+                .round()
+                .is_some_and(|r| r.state != abi::contract::RoundState::Betting)
     }
 
     fn reconcile_due(&self) -> bool {
@@ -368,6 +382,8 @@ fn activity_of(event: &Lottery::LotteryEvents) -> Option<(u64, ActivityKind)> {
         E::BettingDurationUpdated(_) => config("bettingDuration"),
         E::MinParticipantsUpdated(_) => config("minParticipants"),
         E::OperatorUpdated(_) => config("operator"),
+        E::OperatorChangeAnnounced(_) => config("operatorAnnounced"),
+        E::OperatorChangeCancelled(_) => config("operatorCancelled"),
     }
 }
 

@@ -40,7 +40,8 @@ use crate::{
 /// the block where it becomes valid exists, when `eth_estimateGas` would revert.
 /// Measured costs are in BENCHMARKS.md (a draw with 1,000 players uses ~155k, plus at
 /// most 50k forwarded to the winner); each limit leaves ample headroom.
-const COMMIT_GAS: u64 = 120_000;
+/// A commit may also apply a due operator change (the contract stores it lazily).
+const COMMIT_GAS: u64 = 200_000;
 /// See [`COMMIT_GAS`].
 const DRAW_GAS: u64 = 400_000;
 /// See [`COMMIT_GAS`].
@@ -274,6 +275,21 @@ impl Operator {
                 key_address: None,
                 contract_operator: op,
             }),
+            (Some(k), op)
+                if config
+                    .pending_operator
+                    .as_ref()
+                    .is_some_and(|p| p.operator == k) =>
+            {
+                let at = config.pending_operator.as_ref().map_or(0, |p| p.effective_at);
+                Err(OperatorStatus::ReadOnly {
+                    reason: format!(
+                        "this key ({k}) is announced as the next operator; it takes effect at {at} (chain time), once no round takes bets"
+                    ),
+                    key_address: Some(k),
+                    contract_operator: op,
+                })
+            }
             (Some(k), op) => Err(OperatorStatus::ReadOnly {
                 reason: format!(
                     "this key ({k}) is not the contract's operator ({}); the publisher must set it",
@@ -387,7 +403,10 @@ impl Operator {
             }
             Decision::Refund { round_id, reason } => {
                 info!(target: "operator", round_id, reason, "refunding");
-                let input = Lottery::refundRoundCall {}.abi_encode();
+                let input = Lottery::refundRoundCall {
+                    roundId: U256::from(round_id),
+                }
+                .abi_encode();
                 self.send(
                     round_id,
                     Action::Refund(reason),
@@ -671,6 +690,9 @@ mod tests {
             max_draw_delay_after_end: 180,
             min_end_time_extension: 60,
             min_participants: 2,
+            operator_delay: 60,
+            operator_pcr0: Some("11".repeat(48)),
+            pending_operator: None,
         };
         let me = Address::repeat_byte(1);
         assert!(Operator::authority(Some(me), &config(Some(me))).is_ok());
@@ -690,5 +712,21 @@ mod tests {
             Operator::authority(None, &config(None)),
             Err(OperatorStatus::ReadOnly { .. })
         ));
+        // Announced but not yet effective: read-only, and it says when it takes effect.
+        let mut announced = config(Some(Address::repeat_byte(2)));
+        announced.pending_operator = Some(abi::views::PendingOperatorView {
+            operator: me,
+            pcr0: None,
+            effective_at: 4_242,
+        });
+        let Err(OperatorStatus::ReadOnly { reason, .. }) =
+            Operator::authority(Some(me), &announced)
+        else {
+            panic!("an announced key must stay read-only")
+        };
+        assert!(
+            reason.contains("announced as the next operator") && reason.contains("4242"),
+            "{reason}"
+        );
     }
 }

@@ -326,6 +326,9 @@ mod tests {
             max_draw_delay_after_end: 130,
             min_end_time_extension: 30,
             min_participants,
+            operator_delay: 60,
+            operator_pcr0: Some("11".repeat(48)),
+            pending_operator: None,
         }
     }
 

@@ -39,6 +39,14 @@ pub mod hostile {
 /// Accounts anvil funds at start (its default mnemonic).
 pub const ACCOUNTS: u32 = 20;
 
+/// The operator delay test contracts are deployed with: short, and passed with
+/// anvil's clock ([`TestChain::pass_operator_delay`]).
+pub const OPERATOR_DELAY: u64 = 5;
+
+/// The enclave measurement recorded for operators set by hand in tests (any
+/// non-zero PCR0; enclave-app's simulated PCR0 is the SHA-384 of its binary).
+pub const TEST_PCR0: [u8; 48] = [0x5a; 48];
+
 /// The pinned anvil binary: `$ANVIL_BIN`, else `.tools/bin/anvil` in the workspace.
 ///
 /// # Panics
@@ -175,20 +183,26 @@ impl TestChain {
         self.accounts[2 + i]
     }
 
-    /// Deploys a `Lottery` from the publisher.
+    /// Deploys a `Lottery` from the publisher, with an operator delay of
+    /// [`OPERATOR_DELAY`] seconds.
     ///
     /// # Panics
     /// When the deployment fails.
     pub async fn deploy(&self, commission_bps: u64) -> Lottery::LotteryInstance<DynProvider> {
-        let address = Lottery::deploy_builder(self.provider.clone(), U256::from(commission_bps))
-            .from(self.publisher())
-            .deploy()
-            .await
-            .expect("deploy Lottery");
+        let address = Lottery::deploy_builder(
+            self.provider.clone(),
+            U256::from(commission_bps),
+            U256::from(OPERATOR_DELAY),
+        )
+        .from(self.publisher())
+        .deploy()
+        .await
+        .expect("deploy Lottery");
         Lottery::new(address, self.provider.clone())
     }
 
-    /// Deploys and hands the operator role to [`Self::operator`].
+    /// Deploys and hands the operator role to [`Self::operator`] (announced with
+    /// [`TEST_PCR0`], the delay passed on anvil's clock).
     ///
     /// # Panics
     /// When a step fails.
@@ -197,8 +211,37 @@ impl TestChain {
         commission_bps: u64,
     ) -> Lottery::LotteryInstance<DynProvider> {
         let lottery = self.deploy(commission_bps).await;
-        ok(lottery.setOperator(self.operator()).from(self.publisher())).await;
+        self.set_operator(&lottery, self.operator(), &TEST_PCR0)
+            .await;
         lottery
+    }
+
+    /// Announces `operator` with `pcr0` as the publisher, then mines a block past the
+    /// operator delay, so the change is due (it takes effect at the next operator
+    /// action or first bet, or at once in the views).
+    ///
+    /// # Panics
+    /// When a step fails.
+    pub async fn set_operator(
+        &self,
+        lottery: &Lottery::LotteryInstance<DynProvider>,
+        operator: Address,
+        pcr0: &[u8],
+    ) {
+        ok(lottery
+            .setOperator(operator, alloy::primitives::Bytes::copy_from_slice(pcr0))
+            .from(self.publisher()))
+        .await;
+        self.pass_operator_delay().await;
+    }
+
+    /// Mines a block [`OPERATOR_DELAY`] seconds after the latest one.
+    ///
+    /// # Panics
+    /// On RPC failure.
+    pub async fn pass_operator_delay(&self) {
+        let now = self.now().await;
+        self.mine_at(now + OPERATOR_DELAY).await;
     }
 
     /// The latest block's timestamp.

@@ -25,6 +25,10 @@ pub(crate) const CHAIN_ID: u64 = 31337;
 
 /// Accounts, by index into anvil's funded accounts.
 pub(crate) const PUBLISHER: usize = 0;
+/// The operator delay the tests deploy with: short, and passed with anvil's clock.
+pub(crate) const OPERATOR_DELAY: u64 = 5;
+/// The enclave measurement recorded for hand-set operators (any non-zero PCR0).
+pub(crate) const TEST_PCR0: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
 pub(crate) const OPERATOR: usize = 1;
 
 /// The error for every malformed (not 64 hex digits) private key.
@@ -285,13 +289,18 @@ impl Chain {
             .timestamp
     }
 
-    /// Deploys with the publisher key (plain text) and returns the address.
+    /// Deploys with the publisher key (plain text), with an operator delay of
+    /// [`OPERATOR_DELAY`] seconds, and returns the address.
     pub(crate) fn deploy(&self) -> Address {
-        let out = self.cli_as(PUBLISHER, &["deploy"]).success();
+        let delay = OPERATOR_DELAY.to_string();
+        let out = self
+            .cli_as(PUBLISHER, &["deploy", "--operator-delay", &delay])
+            .success();
         out.trim_end().parse().expect("deploy prints an address")
     }
 
-    /// Deploys and hands the operator role to account 1.
+    /// Deploys, announces account 1 as the operator (with [`TEST_PCR0`]) and moves
+    /// chain time past the operator delay, so it operates.
     pub(crate) fn deploy_with_operator(&self) -> Address {
         let contract = self.deploy();
         self.cli_as(
@@ -302,9 +311,12 @@ impl Chain {
                 &contract.to_string(),
                 "--operator",
                 &self.cs(OPERATOR),
+                "--pcr0",
+                TEST_PCR0,
             ],
         )
         .success();
+        self.increase_time(OPERATOR_DELAY);
         contract
     }
 

@@ -189,7 +189,10 @@ async fn a_player_that_rejects_eth_cannot_block_a_refund() {
     ok(player.bet().value(milli(5)).from(chain.player(5))).await;
     ok(lottery.placeBet().value(milli(2)).from(chain.player(0))).await;
 
-    let receipt = ok(lottery.refundRound().from(chain.operator())).await;
+    let receipt = ok(lottery
+        .refundRound(alloy::primitives::U256::from(1))
+        .from(chain.operator()))
+    .await;
     assert_eq!(events::<Lottery::RoundRefunded>(&receipt).len(), 1);
     // The honest player withdraws at once; the hostile one's stake stays owed.
     ok(lottery.withdraw().from(chain.player(0))).await;

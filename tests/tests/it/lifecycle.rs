@@ -278,7 +278,10 @@ async fn refunds_return_every_stake() {
     for (i, s) in stakes.iter().enumerate() {
         ok(lottery.placeBet().from(chain.player(i)).value(*s)).await;
     }
-    let receipt = ok(lottery.refundRound().from(chain.operator())).await;
+    let receipt = ok(lottery
+        .refundRound(alloy::primitives::U256::from(1))
+        .from(chain.operator()))
+    .await;
     let refunded = events::<Lottery::RoundRefunded>(&receipt)
         .pop()
         .expect("RoundRefunded");

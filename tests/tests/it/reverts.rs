@@ -91,6 +91,11 @@ async fn round_id(lottery: &Instance) -> u64 {
         .to::<u64>()
 }
 
+/// The current round's id as a call argument.
+async fn current(lottery: &Instance) -> U256 {
+    lottery.currentRoundId().call().await.expect("currentRoundId")
+}
+
 /// Deploys with the operator set and `seed()` committed for round 1 (still WAITING).
 async fn committed(chain: &TestChain) -> Instance {
     let lottery = chain.deploy_with_operator(BPS).await;
@@ -186,7 +191,11 @@ fn invalid_min_participants(n: u64) -> LotteryErrors {
 async fn constructor_rejects_commission_above_1000_bps_and_accepts_exactly_1000() {
     let chain = TestChain::start().await;
 
-    let err = Lottery::deploy_builder(chain.provider.clone(), U256::from(1001))
+    let err = Lottery::deploy_builder(
+        chain.provider.clone(),
+        U256::from(1001),
+        U256::from(tests::OPERATOR_DELAY),
+    )
         .from(chain.publisher())
         .deploy()
         .await
@@ -217,137 +226,8 @@ async fn constructor_rejects_commission_above_1000_bps_and_accepts_exactly_1000(
 }
 
 // -------------------------------------------------------------------------------------
-// setOperator
+// setOperator / cancelOperatorChange: see operator_change.rs
 // -------------------------------------------------------------------------------------
-
-#[tokio::test]
-async fn set_operator_only_by_publisher_and_only_to_a_valid_address() {
-    let chain = TestChain::start().await;
-    let lottery = chain.deploy(BPS).await;
-
-    for caller in [chain.operator(), chain.player(0)] {
-        assert_eq!(
-            revert(lottery.setOperator(chain.operator()).from(caller)).await,
-            LotteryErrors::NotPublisher(Lottery::NotPublisher { caller })
-        );
-    }
-    // The role check comes first, whatever the argument.
-    assert_eq!(
-        revert(lottery.setOperator(Address::ZERO).from(chain.player(0))).await,
-        LotteryErrors::NotPublisher(Lottery::NotPublisher {
-            caller: chain.player(0)
-        })
-    );
-    for bad in [Address::ZERO, chain.publisher()] {
-        assert_eq!(
-            revert(lottery.setOperator(bad).from(chain.publisher())).await,
-            LotteryErrors::InvalidOperator(Lottery::InvalidOperator { operator: bad })
-        );
-    }
-    assert_eq!(lottery.operator().call().await.unwrap(), Address::ZERO);
-
-    let receipt = ok(lottery
-        .setOperator(chain.operator())
-        .from(chain.publisher()))
-    .await;
-    assert_eq!(
-        events::<Lottery::OperatorUpdated>(&receipt),
-        vec![Lottery::OperatorUpdated {
-            oldOperator: Address::ZERO,
-            newOperator: chain.operator()
-        }]
-    );
-    assert_eq!(lottery.operator().call().await.unwrap(), chain.operator());
-}
-
-#[tokio::test]
-async fn set_operator_only_while_waiting() {
-    let chain = TestChain::start().await;
-    let (lottery, _) = betting_round(&chain).await;
-
-    assert_eq!(
-        revert(lottery.setOperator(chain.player(5)).from(chain.publisher())).await,
-        wrong_state(1, RoundState::Waiting, RoundState::Betting)
-    );
-    assert_eq!(lottery.operator().call().await.unwrap(), chain.operator());
-
-    // Once the round settles, the next one is WAITING and the role can move again.
-    ok(lottery.refundRound().from(chain.operator())).await;
-    ok(lottery.setOperator(chain.player(5)).from(chain.publisher())).await;
-    assert_eq!(lottery.operator().call().await.unwrap(), chain.player(5));
-}
-
-#[tokio::test]
-async fn set_operator_clears_the_old_operators_commitment() {
-    let chain = TestChain::start().await;
-    let lottery = chain.deploy_with_operator(BPS).await;
-    let commitment = chain.commit(&lottery, &seed()).await;
-    assert_eq!(
-        lottery.getRound().call().await.unwrap().seedCommitment,
-        commitment
-    );
-
-    // Re-setting the same operator is a no-op that keeps the commitment.
-    let receipt = ok(lottery
-        .setOperator(chain.operator())
-        .from(chain.publisher()))
-    .await;
-    assert_eq!(
-        events::<Lottery::OperatorUpdated>(&receipt),
-        vec![Lottery::OperatorUpdated {
-            oldOperator: chain.operator(),
-            newOperator: chain.operator()
-        }]
-    );
-    assert_eq!(
-        lottery.getRound().call().await.unwrap().seedCommitment,
-        commitment
-    );
-
-    let new_operator = chain.player(5);
-    let receipt = ok(lottery.setOperator(new_operator).from(chain.publisher())).await;
-    assert_eq!(
-        events::<Lottery::OperatorUpdated>(&receipt),
-        vec![Lottery::OperatorUpdated {
-            oldOperator: chain.operator(),
-            newOperator: new_operator
-        }]
-    );
-    assert_eq!(
-        lottery.getRound().call().await.unwrap().seedCommitment,
-        B256::ZERO
-    );
-    assert_eq!(
-        lottery.getConfig().call().await.unwrap().operator,
-        new_operator
-    );
-
-    // Nobody can bet until the new operator commits; the old one no longer can.
-    assert_eq!(
-        revert(lottery.placeBet().from(chain.player(0)).value(milli(10))).await,
-        no_commitment(1)
-    );
-    assert_eq!(
-        revert(
-            lottery
-                .commitSeed(U256::from(1), commitment)
-                .from(chain.operator())
-        )
-        .await,
-        not_operator(chain.operator())
-    );
-    assert_eq!(state(&lottery).await, RoundState::Waiting);
-
-    let fresh = draw::commitment(
-        chain.chain_id().await,
-        *lottery.address(),
-        u(1),
-        &other_seed(),
-    );
-    ok(lottery.commitSeed(U256::from(1), fresh).from(new_operator)).await;
-    ok(lottery.placeBet().from(chain.player(0)).value(milli(10))).await;
-    assert_eq!(state(&lottery).await, RoundState::Betting);
-}
 
 // -------------------------------------------------------------------------------------
 // commitSeed
@@ -480,7 +360,7 @@ async fn commit_seed_is_locked_after_the_first_bet_but_not_by_an_empty_start() {
     );
 
     // Once the round settles, committing to it again is a wrong-round error.
-    ok(lottery.refundRound().from(chain.operator())).await;
+    ok(lottery.refundRound(current(&lottery).await).from(chain.operator())).await;
     assert_eq!(
         revert(lottery.commitSeed(u(1), original).from(chain.operator())).await,
         LotteryErrors::NotCurrentRound(Lottery::NotCurrentRound {
@@ -578,7 +458,7 @@ async fn place_bet_rejects_bets_below_the_minimum_and_accepts_exactly_the_minimu
     assert_eq!(state(&lottery).await, RoundState::Betting);
 
     // The minimum follows the configuration (set in the next WAITING round).
-    ok(lottery.refundRound().from(chain.operator())).await;
+    ok(lottery.refundRound(current(&lottery).await).from(chain.operator())).await;
     ok(lottery.setMinBetAmount(milli(5)).from(chain.operator())).await;
     chain.commit(&lottery, &seed()).await;
     assert_eq!(
@@ -771,9 +651,10 @@ async fn extend_betting_time_bounds_the_new_end_time() {
     let chain = TestChain::start().await;
     let (lottery, t) = betting_round(&chain).await;
 
-    // Early in betting, `now + 60` is before the end: the floor is `endTime + 1`.
+    // Early in betting, `now + 60` is before the end: the floor is `endTime + 1`. The
+    // ceiling is `startTime + MAX_BETTING_DURATION` whenever it is asked.
     let now = t.start + 10;
-    let (earliest, latest) = (t.end + 1, now + MAX_DURATION);
+    let (earliest, latest) = (t.end + 1, t.start + MAX_DURATION);
     for bad in [t.end - 1, t.end, latest + 1] {
         chain.next_block_at(now).await;
         assert_eq!(
@@ -791,7 +672,7 @@ async fn extend_betting_time_bounds_the_new_end_time() {
 
     // Near the end, the floor is `now + MIN_END_TIME_EXTENSION`.
     let now = end - 10;
-    let (earliest, latest) = (now + MIN_EXTENSION, now + MAX_DURATION);
+    let (earliest, latest) = (now + MIN_EXTENSION, t.start + MAX_DURATION);
     assert!(earliest > end + 1);
     chain.next_block_at(now).await;
     assert_eq!(
@@ -820,9 +701,10 @@ async fn extend_betting_time_bounds_the_new_end_time() {
     );
     let end = earliest;
 
-    // The ceiling is `now + MAX_BETTING_DURATION`, inclusive.
+    // The ceiling is `startTime + MAX_BETTING_DURATION`, inclusive, however late the
+    // extension is asked.
     let now = now + 1;
-    let latest = now + MAX_DURATION;
+    let latest = t.start + MAX_DURATION;
     chain.next_block_at(now).await;
     assert_eq!(
         revert(
@@ -848,6 +730,45 @@ async fn extend_betting_time_bounds_the_new_end_time() {
             max_draw: latest + MAX_DRAW_DELAY,
         }
     );
+}
+
+#[tokio::test]
+async fn extend_betting_time_repeatedly_never_passes_start_plus_max_betting_duration() {
+    let chain = TestChain::start().await;
+    let (lottery, t) = betting_round(&chain).await;
+    let ceiling = t.start + MAX_DURATION;
+    // An operator key in the wrong hands extends again and again, each time as far as
+    // it may, just before the current end: the end reaches the ceiling and stays.
+    let mut end = t.end;
+    for _ in 0..4 {
+        let now = end - 1;
+        chain.next_block_at(now).await;
+        let far = (now + MAX_DURATION).min(ceiling);
+        ok(lottery.extendBettingTime(u(far)).from(chain.operator())).await;
+        end = times(&lottery).await.end;
+        assert!(end <= ceiling, "end {end} passed the ceiling {ceiling}");
+        if end == ceiling {
+            break;
+        }
+    }
+    assert_eq!(end, ceiling);
+    // At the ceiling no extension is possible any more: the earliest new end is past
+    // the latest.
+    let now = ceiling - 30;
+    chain.next_block_at(now).await;
+    assert_eq!(
+        revert(
+            lottery
+                .extendBettingTime(u(ceiling + MIN_EXTENSION))
+                .from(chain.operator())
+        )
+        .await,
+        invalid_end_time(ceiling + MIN_EXTENSION, now + MIN_EXTENSION, ceiling)
+    );
+    // ... so anyone can refund at `ceiling + MAX_DRAW_DELAY + 1`.
+    chain.next_block_at(ceiling + MAX_DRAW_DELAY + 1).await;
+    ok(lottery.refundExpiredRound().from(chain.player(3))).await;
+    assert_eq!(round_id(&lottery).await, 2);
 }
 
 #[tokio::test]
@@ -1048,7 +969,7 @@ async fn draw_winner_rejects_a_seed_committed_for_another_round() {
         revert(lottery.drawWinner(seed().reveal()).from(chain.operator())).await,
         seed_mismatch(1)
     );
-    ok(lottery.refundRound().from(chain.operator())).await;
+    ok(lottery.refundRound(current(&lottery).await).from(chain.operator())).await;
 
     // Round 2 commits and reveals `other_seed` properly, making both public.
     let good = chain.commit(&lottery, &other_seed()).await;
@@ -1087,13 +1008,13 @@ async fn refund_round_rejects_wrong_caller_wrong_state_and_empty_pot() {
     let chain = TestChain::start().await;
     let lottery = committed(&chain).await;
     assert_eq!(
-        revert(lottery.refundRound().from(chain.operator())).await,
+        revert(lottery.refundRound(current(&lottery).await).from(chain.operator())).await,
         wrong_state(1, RoundState::Betting, RoundState::Waiting)
     );
 
     ok(lottery.startRound().from(chain.operator())).await;
     assert_eq!(
-        revert(lottery.refundRound().from(chain.operator())).await,
+        revert(lottery.refundRound(current(&lottery).await).from(chain.operator())).await,
         empty_pot(1)
     );
 
@@ -1101,11 +1022,11 @@ async fn refund_round_rejects_wrong_caller_wrong_state_and_empty_pot() {
     ok(lottery.placeBet().from(chain.player(1)).value(milli(20))).await;
     for caller in [chain.publisher(), chain.player(0)] {
         assert_eq!(
-            revert(lottery.refundRound().from(caller)).await,
+            revert(lottery.refundRound(current(&lottery).await).from(caller)).await,
             not_operator(caller)
         );
     }
-    let receipt = ok(lottery.refundRound().from(chain.operator())).await;
+    let receipt = ok(lottery.refundRound(current(&lottery).await).from(chain.operator())).await;
     assert_eq!(
         events::<Lottery::RoundRefunded>(&receipt),
         vec![Lottery::RoundRefunded {
@@ -1117,9 +1038,40 @@ async fn refund_round_rejects_wrong_caller_wrong_state_and_empty_pot() {
     );
     assert_eq!(round_id(&lottery).await, 2);
     assert_eq!(
-        revert(lottery.refundRound().from(chain.operator())).await,
+        revert(lottery.refundRound(current(&lottery).await).from(chain.operator())).await,
         wrong_state(2, RoundState::Betting, RoundState::Waiting)
     );
+}
+
+#[tokio::test]
+async fn refund_round_names_its_round_and_reverts_for_any_other() {
+    let chain = TestChain::start().await;
+    let (lottery, _) = betting_round(&chain).await;
+    // A refund signed for round 1, kept and broadcast later, must not void round 2.
+    let signed_for_round_1 = lottery.refundRound(u(1)).from(chain.operator());
+    for other in [0, 2, 7] {
+        assert_eq!(
+            revert(lottery.refundRound(u(other)).from(chain.operator())).await,
+            LotteryErrors::NotCurrentRound(Lottery::NotCurrentRound {
+                roundId: u(other),
+                currentRoundId: u(1),
+            })
+        );
+    }
+    assert_eq!(state(&lottery).await, RoundState::Betting);
+    ok(signed_for_round_1).await;
+    assert_eq!(round_id(&lottery).await, 2);
+    // Round 2 opens and takes bets; the round-1 refund replayed now reverts.
+    chain.commit(&lottery, &other_seed()).await;
+    ok(lottery.placeBet().from(chain.player(0)).value(milli(10))).await;
+    assert_eq!(
+        revert(lottery.refundRound(u(1)).from(chain.operator())).await,
+        LotteryErrors::NotCurrentRound(Lottery::NotCurrentRound {
+            roundId: u(1),
+            currentRoundId: u(2),
+        })
+    );
+    assert_eq!(state(&lottery).await, RoundState::Betting);
 }
 
 #[tokio::test]
@@ -1248,7 +1200,7 @@ async fn settings_only_while_waiting() {
     );
 
     // After the round settles the next one is WAITING and settings apply again.
-    ok(lottery.refundRound().from(chain.operator())).await;
+    ok(lottery.refundRound(current(&lottery).await).from(chain.operator())).await;
     ok(lottery.setMinBetAmount(milli(2)).from(chain.operator())).await;
     ok(lottery.setBettingDuration(u(600)).from(chain.operator())).await;
     ok(lottery.setMinParticipants(u(3)).from(chain.operator())).await;
@@ -1379,7 +1331,7 @@ async fn withdraw_with_nothing_owed_reverts() {
         nothing
     );
     // ...once refunded it is, exactly once.
-    ok(lottery.refundRound().from(chain.operator())).await;
+    ok(lottery.refundRound(current(&lottery).await).from(chain.operator())).await;
     let receipt = ok(lottery.withdraw().from(chain.player(0))).await;
     assert_eq!(
         events::<Lottery::Withdrawn>(&receipt),
@@ -1408,7 +1360,7 @@ async fn withdraw_to_an_account_that_rejects_eth_reverts_and_keeps_the_credit() 
     let hostile = HostilePlayer::new(address, chain.provider.clone());
 
     ok(hostile.bet().from(owner).value(milli(10))).await;
-    ok(lottery.refundRound().from(chain.operator())).await;
+    ok(lottery.refundRound(current(&lottery).await).from(chain.operator())).await;
     assert_eq!(
         lottery.pendingWithdrawal(address).call().await.unwrap(),
         milli(10)
