@@ -281,7 +281,10 @@ impl Operator {
                     .as_ref()
                     .is_some_and(|p| p.operator == k) =>
             {
-                let at = config.pending_operator.as_ref().map_or(0, |p| p.effective_at);
+                let at = config
+                    .pending_operator
+                    .as_ref()
+                    .map_or(0, |p| p.effective_at);
                 Err(OperatorStatus::ReadOnly {
                     reason: format!(
                         "this key ({k}) is announced as the next operator; it takes effect at {at} (chain time), once no round takes bets"

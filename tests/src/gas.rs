@@ -125,10 +125,7 @@ pub async fn measure(chain: &TestChain, participants: usize) -> SettlementGas {
         .expect("anvil_setAutomine");
 
     // Chain time only moves forward: refund now, draw in the window, expire last.
-    let refund = ok(to_refund
-        .refundRound(U256::from(1))
-        .from(chain.operator()))
-    .await;
+    let refund = ok(to_refund.refundRound(U256::from(1)).from(chain.operator())).await;
     chain.next_block_at(rounds[0].minDrawTime).await;
     let draw = ok(to_draw.drawWinner(seed.reveal()).from(chain.operator())).await;
     assert_eq!(

@@ -23,9 +23,11 @@ fn config_shows_and_updates() {
     assert_eq!(
         text,
         format!(
-            "publisher          {}\noperator           {}\ncommission         500 bps\nminimum bet        0.001 ETH\nbetting duration   180 s\ndraw window        5..180 s after the end of betting\nminimum extension  60 s\nmin participants   2\n",
+            "publisher          {}\noperator           {}\ncommission         500 bps\nminimum bet        0.001 ETH\nbetting duration   180 s\ndraw window        5..180 s after the end of betting\nminimum extension  60 s\nmin participants   2\noperator PCR0      {}\noperator delay     {} s\n",
             chain.cs(PUBLISHER),
-            chain.cs(OPERATOR)
+            chain.cs(OPERATOR),
+            crate::TEST_PCR0,
+            crate::OPERATOR_DELAY
         )
     );
 

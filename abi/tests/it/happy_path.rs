@@ -22,8 +22,12 @@ fn happy_path_with_json() {
     assert_eq!(address(&deployed, "publisher"), chain.account(PUBLISHER));
     assert_eq!(deployed["commissionBps"], 500);
     assert_eq!(deployed["blockNumber"], 1);
+    assert_eq!(
+        deployed["operatorDelay"], 86_400,
+        "the default delay is a day"
+    );
     tx_hash(&deployed);
-    assert_eq!(deployed.as_object().unwrap().len(), 5, "{deployed}");
+    assert_eq!(deployed.as_object().unwrap().len(), 6, "{deployed}");
     let a = contract.to_checksum(None);
 
     // set-operator
@@ -37,12 +41,20 @@ fn happy_path_with_json() {
                 &a,
                 "--operator",
                 &chain.cs(OPERATOR),
+                "--pcr0",
+                crate::TEST_PCR0,
             ],
         )
         .json();
     assert_eq!(address(&set, "operator"), chain.account(OPERATOR));
+    assert_eq!(set["pcr0"], crate::TEST_PCR0);
+    assert_eq!(set["recordId"], 1);
+    let effective_at = set["effectiveAt"].as_u64().expect("effectiveAt");
+    assert_eq!(effective_at, chain.timestamp() + 86_400);
     tx_hash(&set);
-    assert_eq!(set.as_object().unwrap().len(), 2, "{set}");
+    assert_eq!(set.as_object().unwrap().len(), 5, "{set}");
+    // The operator acts once the delay has passed.
+    chain.increase_time(86_400);
 
     // commit
     let committed = chain
@@ -90,6 +102,8 @@ fn happy_path_with_json() {
     }
 
     // status
+    let mut config = default_config(chain.account(PUBLISHER), Some(chain.account(OPERATOR)));
+    config["operatorDelay"] = json!(86_400);
     let status = chain.status(contract);
     let start = status["round"]["startTime"].as_u64().expect("startTime");
     let now = chain.timestamp();
@@ -104,7 +118,7 @@ fn happy_path_with_json() {
             "chainId": CHAIN_ID,
             "blockNumber": chain.block_number(),
             "blockTimestamp": now,
-            "config": default_config(chain.account(PUBLISHER), Some(chain.account(OPERATOR))),
+            "config": config,
             "round": {
                 "roundId": 1,
                 "state": "BETTING",
@@ -231,6 +245,7 @@ fn json_addresses_are_checksummed() {
             "blockNumber": 1,
             "publisher": chain.cs(PUBLISHER),
             "commissionBps": 500,
+            "operatorDelay": 86_400,
         }),
         "deploy --json"
     );
@@ -244,6 +259,8 @@ fn json_addresses_are_checksummed() {
                 &contract.to_checksum(None),
                 "--operator",
                 &chain.cs(OPERATOR),
+                "--pcr0",
+                crate::TEST_PCR0,
             ],
         )
         .json();
@@ -252,6 +269,9 @@ fn json_addresses_are_checksummed() {
         json!({
             "transactionHash": tx_hash(&set),
             "operator": chain.cs(OPERATOR),
+            "pcr0": crate::TEST_PCR0,
+            "recordId": 1,
+            "effectiveAt": chain.timestamp() + 86_400,
         }),
         "set-operator --json"
     );

@@ -161,7 +161,10 @@ pub(crate) fn default_config(publisher: Address, operator: Option<Address>) -> V
         "minDrawDelayAfterEnd": 5,
         "maxDrawDelayAfterEnd": 180,
         "minEndTimeExtension": 60,
-        "minParticipants": 2
+        "minParticipants": 2,
+        "operatorDelay": OPERATOR_DELAY,
+        "operatorPcr0": operator.map(|_| TEST_PCR0),
+        "pendingOperator": null
     })
 }
 

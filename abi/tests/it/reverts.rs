@@ -2,7 +2,7 @@
 
 use alloy::primitives::B256;
 
-use crate::{Chain, OPERATOR, PUBLISHER};
+use crate::{Chain, OPERATOR, OPERATOR_DELAY, PUBLISHER, TEST_PCR0};
 
 #[test]
 fn reverts_are_decoded() {
@@ -36,7 +36,15 @@ fn reverts_are_decoded() {
     let err = chain
         .cli_as(
             3,
-            &["set-operator", "--contract", &a, "--operator", &chain.cs(3)],
+            &[
+                "set-operator",
+                "--contract",
+                &a,
+                "--operator",
+                &chain.cs(3),
+                "--pcr0",
+                TEST_PCR0,
+            ],
         )
         .failure(1);
     assert_eq!(err, not_the_publisher(&chain, 3));
@@ -51,6 +59,8 @@ fn reverts_are_decoded() {
                 &a,
                 "--operator",
                 &chain.cs(PUBLISHER),
+                "--pcr0",
+                TEST_PCR0,
             ],
         )
         .failure(1);
@@ -97,16 +107,34 @@ fn reverts_are_decoded() {
         .expect("block time");
     assert!(at < min_draw, "{err}");
 
-    // set-operator while betting.
-    let err = chain
+    assert_eq!(chain.block_number(), block, "no reverted call was mined");
+
+    // set-operator while betting is only an announcement: the announced key cannot
+    // touch the round that takes bets, even with the right seed.
+    chain
         .cli_as(
             PUBLISHER,
-            &["set-operator", "--contract", &a, "--operator", &chain.cs(5)],
+            &[
+                "set-operator",
+                "--contract",
+                &a,
+                "--operator",
+                &chain.cs(5),
+                "--pcr0",
+                TEST_PCR0,
+            ],
         )
+        .success();
+    let block = chain.block_number();
+    let err = chain
+        .cli_as(5, &["draw", "--contract", &a, "--seed", &seed.to_string()])
         .failure(1);
-    assert_eq!(
-        err,
-        "error: set-operator failed: round 1 is BETTING, but this needs it WAITING\n"
+    assert!(
+        err.starts_with(&format!(
+            "error: draw failed: {} is announced as the next operator but cannot act before ",
+            chain.cs(5)
+        )),
+        "{err}"
     );
     assert_eq!(chain.block_number(), block, "no reverted call was mined");
 
@@ -181,6 +209,8 @@ fn set_operator_funds_the_new_operator_only_when_the_hand_over_would_succeed() {
                 &a,
                 "--operator",
                 &f,
+                "--pcr0",
+                TEST_PCR0,
                 "--fund",
                 "1.2.3",
             ],
@@ -198,6 +228,8 @@ fn set_operator_funds_the_new_operator_only_when_the_hand_over_would_succeed() {
                 &a,
                 "--operator",
                 &f,
+                "--pcr0",
+                TEST_PCR0,
                 "--fund",
                 "1",
             ],
@@ -218,6 +250,8 @@ fn set_operator_funds_the_new_operator_only_when_the_hand_over_would_succeed() {
                 &a,
                 "--operator",
                 &f,
+                "--pcr0",
+                TEST_PCR0,
                 "--fund",
                 "1.5",
             ],
@@ -229,7 +263,107 @@ fn set_operator_funds_the_new_operator_only_when_the_hand_over_would_succeed() {
         chain.balance(fresh),
         alloy::primitives::U256::from(1_500_000_000_000_000_000u64)
     );
+    // Announced, not yet the operator: it takes effect after the delay.
+    let config = &chain.status(contract)["config"];
+    assert_eq!(config["operator"], serde_json::Value::Null);
+    assert_eq!(config["pendingOperator"]["operator"], f);
+    assert_eq!(config["pendingOperator"]["pcr0"], TEST_PCR0);
+    chain.increase_time(OPERATOR_DELAY);
     assert_eq!(chain.status(contract)["config"]["operator"], f);
+}
+
+#[test]
+fn set_operator_by_hand_needs_a_valid_pcr0() {
+    let chain = Chain::start();
+    let a = chain.deploy().to_checksum(None);
+    let f = alloy::primitives::Address::repeat_byte(0x42).to_checksum(None);
+    let block = chain.block_number();
+    let base = ["set-operator", "--contract", &a, "--operator", &f];
+    let err = chain.cli_as(PUBLISHER, &base).failure(2);
+    assert!(
+        err.starts_with(
+            "error: the following required arguments were not provided:\n  --pcr0 <HEX>"
+        ),
+        "{err}"
+    );
+    for (pcr0, why) in [
+        ("abcd", "expected 96 hex digits (SHA-384), got 2 bytes"),
+        (
+            &"00".repeat(48),
+            "PCR0 is zero: that is a debug-mode enclave, which the contract refuses",
+        ),
+        ("zz", "expected 96 hex digits (SHA-384)"),
+    ] {
+        let mut args = base.to_vec();
+        args.extend(["--pcr0", pcr0]);
+        let err = chain.cli_as(PUBLISHER, &args).failure(2);
+        assert_eq!(
+            err.lines().next().unwrap(),
+            format!("error: invalid value '{pcr0}' for '--pcr0 <HEX>': {why}"),
+        );
+    }
+    assert_eq!(chain.block_number(), block, "nothing was mined");
+}
+
+#[test]
+fn an_announced_operator_is_told_when_it_may_act() {
+    let chain = Chain::start();
+    let a = chain.deploy().to_checksum(None);
+    let set = chain
+        .cli_as(
+            PUBLISHER,
+            &[
+                "--json",
+                "set-operator",
+                "--contract",
+                &a,
+                "--operator",
+                &chain.cs(OPERATOR),
+                "--pcr0",
+                TEST_PCR0,
+            ],
+        )
+        .json();
+    let at = set["effectiveAt"].as_u64().unwrap();
+    let err = chain
+        .cli_as(OPERATOR, &["commit", "--contract", &a])
+        .failure(1);
+    assert_eq!(
+        err,
+        format!(
+            "error: commit failed: {} is announced as the next operator but cannot act before {at} (and not while a round takes bets)\n",
+            chain.cs(OPERATOR)
+        )
+    );
+    // The publisher withdraws the announcement: then it is not the operator at all.
+    let out = chain
+        .cli_as(PUBLISHER, &["cancel-operator", "--contract", &a])
+        .success();
+    assert!(
+        out.starts_with(&format!(
+            "the announcement of operator {} was withdrawn (tx 0x",
+            chain.cs(OPERATOR)
+        )),
+        "{out}"
+    );
+    let err = chain
+        .cli_as(PUBLISHER, &["cancel-operator", "--contract", &a])
+        .failure(1);
+    assert_eq!(
+        err,
+        "error: cancel-operator failed: no operator change is pending\n"
+    );
+    chain.increase_time(OPERATOR_DELAY);
+    let err = chain
+        .cli_as(OPERATOR, &["commit", "--contract", &a])
+        .failure(1);
+    assert_eq!(
+        err,
+        format!(
+            "error: commit failed: {} is not the operator of this contract\n",
+            chain.cs(OPERATOR)
+        )
+    );
 }
 
 /// What set-operator says when account `i` is not the publisher.

@@ -203,7 +203,10 @@ async fn the_first_operator_cannot_commit_or_open_a_round_before_the_delay() {
     );
     chain.mine_at(effective_at).await;
     let config = lottery.getConfig().call().await.unwrap();
-    assert_eq!(config.operator, publisher_key, "due: the views show it at once");
+    assert_eq!(
+        config.operator, publisher_key,
+        "due: the views show it at once"
+    );
     assert_eq!(config.operatorPcrs, pcrs(&TEST_PCR0));
     assert_eq!(config.pendingOperator, Address::ZERO);
     let receipt = ok(lottery.commitSeed(round, c).from(publisher_key)).await;

@@ -93,7 +93,11 @@ async fn round_id(lottery: &Instance) -> u64 {
 
 /// The current round's id as a call argument.
 async fn current(lottery: &Instance) -> U256 {
-    lottery.currentRoundId().call().await.expect("currentRoundId")
+    lottery
+        .currentRoundId()
+        .call()
+        .await
+        .expect("currentRoundId")
 }
 
 /// Deploys with the operator set and `seed()` committed for round 1 (still WAITING).
@@ -196,10 +200,10 @@ async fn constructor_rejects_commission_above_1000_bps_and_accepts_exactly_1000(
         U256::from(1001),
         U256::from(tests::OPERATOR_DELAY),
     )
-        .from(chain.publisher())
-        .deploy()
-        .await
-        .expect_err("a 1001 bps commission must not deploy");
+    .from(chain.publisher())
+    .deploy()
+    .await
+    .expect_err("a 1001 bps commission must not deploy");
     assert_eq!(
         RevertReason::from_error(&err),
         Some(RevertReason::Lottery(LotteryErrors::CommissionTooHigh(
@@ -360,7 +364,10 @@ async fn commit_seed_is_locked_after_the_first_bet_but_not_by_an_empty_start() {
     );
 
     // Once the round settles, committing to it again is a wrong-round error.
-    ok(lottery.refundRound(current(&lottery).await).from(chain.operator())).await;
+    ok(lottery
+        .refundRound(current(&lottery).await)
+        .from(chain.operator()))
+    .await;
     assert_eq!(
         revert(lottery.commitSeed(u(1), original).from(chain.operator())).await,
         LotteryErrors::NotCurrentRound(Lottery::NotCurrentRound {
@@ -458,7 +465,10 @@ async fn place_bet_rejects_bets_below_the_minimum_and_accepts_exactly_the_minimu
     assert_eq!(state(&lottery).await, RoundState::Betting);
 
     // The minimum follows the configuration (set in the next WAITING round).
-    ok(lottery.refundRound(current(&lottery).await).from(chain.operator())).await;
+    ok(lottery
+        .refundRound(current(&lottery).await)
+        .from(chain.operator()))
+    .await;
     ok(lottery.setMinBetAmount(milli(5)).from(chain.operator())).await;
     chain.commit(&lottery, &seed()).await;
     assert_eq!(
@@ -969,7 +979,10 @@ async fn draw_winner_rejects_a_seed_committed_for_another_round() {
         revert(lottery.drawWinner(seed().reveal()).from(chain.operator())).await,
         seed_mismatch(1)
     );
-    ok(lottery.refundRound(current(&lottery).await).from(chain.operator())).await;
+    ok(lottery
+        .refundRound(current(&lottery).await)
+        .from(chain.operator()))
+    .await;
 
     // Round 2 commits and reveals `other_seed` properly, making both public.
     let good = chain.commit(&lottery, &other_seed()).await;
@@ -1008,13 +1021,23 @@ async fn refund_round_rejects_wrong_caller_wrong_state_and_empty_pot() {
     let chain = TestChain::start().await;
     let lottery = committed(&chain).await;
     assert_eq!(
-        revert(lottery.refundRound(current(&lottery).await).from(chain.operator())).await,
+        revert(
+            lottery
+                .refundRound(current(&lottery).await)
+                .from(chain.operator())
+        )
+        .await,
         wrong_state(1, RoundState::Betting, RoundState::Waiting)
     );
 
     ok(lottery.startRound().from(chain.operator())).await;
     assert_eq!(
-        revert(lottery.refundRound(current(&lottery).await).from(chain.operator())).await,
+        revert(
+            lottery
+                .refundRound(current(&lottery).await)
+                .from(chain.operator())
+        )
+        .await,
         empty_pot(1)
     );
 
@@ -1026,7 +1049,10 @@ async fn refund_round_rejects_wrong_caller_wrong_state_and_empty_pot() {
             not_operator(caller)
         );
     }
-    let receipt = ok(lottery.refundRound(current(&lottery).await).from(chain.operator())).await;
+    let receipt = ok(lottery
+        .refundRound(current(&lottery).await)
+        .from(chain.operator()))
+    .await;
     assert_eq!(
         events::<Lottery::RoundRefunded>(&receipt),
         vec![Lottery::RoundRefunded {
@@ -1038,7 +1064,12 @@ async fn refund_round_rejects_wrong_caller_wrong_state_and_empty_pot() {
     );
     assert_eq!(round_id(&lottery).await, 2);
     assert_eq!(
-        revert(lottery.refundRound(current(&lottery).await).from(chain.operator())).await,
+        revert(
+            lottery
+                .refundRound(current(&lottery).await)
+                .from(chain.operator())
+        )
+        .await,
         wrong_state(2, RoundState::Betting, RoundState::Waiting)
     );
 }
@@ -1200,7 +1231,10 @@ async fn settings_only_while_waiting() {
     );
 
     // After the round settles the next one is WAITING and settings apply again.
-    ok(lottery.refundRound(current(&lottery).await).from(chain.operator())).await;
+    ok(lottery
+        .refundRound(current(&lottery).await)
+        .from(chain.operator()))
+    .await;
     ok(lottery.setMinBetAmount(milli(2)).from(chain.operator())).await;
     ok(lottery.setBettingDuration(u(600)).from(chain.operator())).await;
     ok(lottery.setMinParticipants(u(3)).from(chain.operator())).await;
@@ -1331,7 +1365,10 @@ async fn withdraw_with_nothing_owed_reverts() {
         nothing
     );
     // ...once refunded it is, exactly once.
-    ok(lottery.refundRound(current(&lottery).await).from(chain.operator())).await;
+    ok(lottery
+        .refundRound(current(&lottery).await)
+        .from(chain.operator()))
+    .await;
     let receipt = ok(lottery.withdraw().from(chain.player(0))).await;
     assert_eq!(
         events::<Lottery::Withdrawn>(&receipt),
@@ -1360,7 +1397,10 @@ async fn withdraw_to_an_account_that_rejects_eth_reverts_and_keeps_the_credit() 
     let hostile = HostilePlayer::new(address, chain.provider.clone());
 
     ok(hostile.bet().from(owner).value(milli(10))).await;
-    ok(lottery.refundRound(current(&lottery).await).from(chain.operator())).await;
+    ok(lottery
+        .refundRound(current(&lottery).await)
+        .from(chain.operator()))
+    .await;
     assert_eq!(
         lottery.pendingWithdrawal(address).call().await.unwrap(),
         milli(10)

@@ -139,11 +139,8 @@ async fn verify(args: &VerifyArgs) -> Result<Report> {
     let config = match (&args.contract, &args.rpc_url) {
         (Some(contract), Some(rpc_url)) => {
             let config = read_chain(&mut expectations, *contract, rpc_url).await?;
-            expectations.pcrs = attest_client::with_chain_pcr0(
-                &expectations.pcrs,
-                Some(&config),
-                config.operator,
-            )?;
+            expectations.pcrs =
+                attest_client::with_chain_pcr0(&expectations.pcrs, Some(&config), config.operator)?;
             Some(config)
         }
         _ => None,

@@ -235,7 +235,9 @@ fn parse_pcr0(text: &str) -> Result<Pcr0, String> {
         ));
     }
     if bytes.iter().all(|b| *b == 0) {
-        return Err("PCR0 is zero: that is a debug-mode enclave, which the contract refuses".to_owned());
+        return Err(
+            "PCR0 is zero: that is a debug-mode enclave, which the contract refuses".to_owned(),
+        );
     }
     Ok(Pcr0(bytes))
 }

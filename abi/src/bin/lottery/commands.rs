@@ -234,7 +234,12 @@ struct Deployed {
     operator_delay: u64,
 }
 
-async fn deploy(ctx: &Ctx, commission_bps: u16, operator_delay: u64, key: &KeySource) -> Result<()> {
+async fn deploy(
+    ctx: &Ctx,
+    commission_bps: u16,
+    operator_delay: u64,
+    key: &KeySource,
+) -> Result<()> {
     let (provider, from) = ctx.signer(key)?;
     let builder = Lottery::deploy_builder(
         &provider,
