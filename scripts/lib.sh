@@ -103,3 +103,14 @@ ensure_packaging_tools() {
   echo "$want" >"$venv/.installed"
   echo "$venv/bin"
 }
+
+# Where cargo puts what it builds: `cargo metadata`'s target directory, so a global
+# CARGO_TARGET_DIR (or a `build.target-dir` in a cargo config) is honoured. Cached.
+target_dir() {
+  if [[ -z "${_TARGET_DIR:-}" ]]; then
+    _TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps --locked |
+      python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')" ||
+      die "cargo metadata failed: cannot find the target directory"
+  fi
+  printf '%s\n' "$_TARGET_DIR"
+}

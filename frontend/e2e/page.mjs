@@ -10,8 +10,10 @@
 //
 // Line protocol with the Rust test: this script prints `RESTART_HOST_PROXY` on
 // stdout and waits for `RESTARTED` on stdin (the test kills host-proxy, places a bet
-// while it is down, and starts it again on the same ports), and prints
-// `RESULT {json}` at the end. Progress goes to stderr.
+// while it is down, and starts it again on the same ports); it prints
+// `ANNOUNCE_OPERATOR` and waits for `ANNOUNCED` (the publisher announces an operator
+// change while the round takes bets); and prints `RESULT {json}` at the end.
+// Progress goes to stderr.
 //
 // Screenshots of every step, at desktop (1280x800) and phone (390x844) widths, go
 // to $ARTIFACTS_DIR. Any console error or page error fails the run, except the
@@ -300,16 +302,17 @@ async function jumpToDrawWindow() {
 }
 
 const stdinLines = createInterface({ input: process.stdin });
-const restarted = () =>
+const reply = (word) =>
   new Promise((resolve) => {
     const onLine = (line) => {
-      if (line.trim() === 'RESTARTED') {
+      if (line.trim() === word) {
         stdinLines.off('line', onLine);
         resolve();
       }
     };
     stdinLines.on('line', onLine);
   });
+const restarted = () => reply('RESTARTED');
 
 const result = {};
 try {
@@ -342,6 +345,12 @@ try {
   const attested = (await testid('attested-operator').innerText()).trim();
   if (attested.toLowerCase() !== OPERATOR.toLowerCase()) throw new Error(`attested operator ${attested}, not ${OPERATOR}`);
   await page.getByText('Simulated (development only)').waitFor();
+  // The document's PCR0 is the one the contract records for its operator.
+  await page
+    .locator('[data-testid=attestation] li.ok', { hasText: 'equals the PCR0 the contract records for its operator' })
+    .waitFor();
+  const delay = Number(await testid('operator-delay').getAttribute('data-seconds'));
+  if (!(delay > 0)) throw new Error(`the operator delay shown is ${delay}`);
   result.pcr0 = pcr0;
   await shot('attestation-simulated');
 
@@ -380,6 +389,16 @@ try {
   const chances = await page.locator('[data-testid=participants] tbody tr td:nth-child(3)').allInnerTexts();
   if (chances.join(',') !== '33.3%,66.7%') throw new Error(`win chances ${chances}`);
   await shot('bet-b');
+
+  // 5b. The publisher announces an operator change while the round takes bets: the
+  // page shows it with the time it takes effect (it waits for the round boundary).
+  const announced = reply('ANNOUNCED');
+  process.stdout.write('ANNOUNCE_OPERATOR\n');
+  await announced;
+  const pending = await expectAttr(testid('pending-operator'), 'data-operator', (v) => v !== '', 'the pending operator change');
+  if (pending.toLowerCase() !== OPERATOR.toLowerCase()) throw new Error(`pending operator ${pending}, not ${OPERATOR}`);
+  await page.getByText('Operator change announced:').waitFor();
+  await shot('operator-change-pending');
 
   // 6. The countdown runs in chain time.
   const before = Number(await expectAttr(testid('betting-countdown'), 'data-seconds', (v) => Number(v) > 0, 'the betting countdown'));

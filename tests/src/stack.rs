@@ -245,6 +245,16 @@ pub fn enclave_app(
     Service::spawn("enclave-app", &mut command, files)
 }
 
+/// PCR0 of a simulated enclave-app: the SHA-384 of the workspace's binary.
+///
+/// # Panics
+/// When the binary cannot be read.
+pub fn sim_pcr0() -> Vec<u8> {
+    use sha2::Digest;
+    let binary = std::fs::read(workspace_binary("enclave-app")).expect("read enclave-app");
+    sha2::Sha384::digest(&binary).to_vec()
+}
+
 /// Writes anvil account `i`'s private key to `path` (hex, mode 0600), as key files
 /// are kept.
 ///

@@ -64,6 +64,20 @@ export interface ConfigView<W = bigint> {
   maxDrawDelayAfterEnd: number;
   minEndTimeExtension: number;
   minParticipants: number;
+  /** Seconds between an operator's announcement and the earliest time it may act. */
+  operatorDelay: number;
+  /** The enclave measurement (PCR0, 96 hex digits) recorded on chain for the operator. */
+  operatorPcr0: string | null;
+  /** An announced operator change that has not taken effect yet. */
+  pendingOperator: PendingOperatorView | null;
+}
+
+/** `PendingOperatorView`: an announced operator change. */
+export interface PendingOperatorView {
+  operator: Address;
+  pcr0: string | null;
+  /** Earliest chain time it takes effect (it then waits for a round boundary). */
+  effectiveAt: number;
 }
 
 /** `Settlement`: how a round ended (flattened into the history entry). */

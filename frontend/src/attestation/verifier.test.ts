@@ -6,7 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
-import { judge } from '../components/attestation';
+import { formatDelay, judge } from '../components/attestation';
+import { operatorRecordOf } from '../wallet/wallet';
 import { instantiateVerifier, randomNonce, verifyWith } from './verifier';
 
 const wasm = new URL('../../public/attestation.wasm', import.meta.url);
@@ -66,11 +67,16 @@ describe.skipIf(!ready)('the WebAssembly verifier', () => {
 });
 
 describe('judging a verdict against the contract', () => {
-  const expected = { chainId: 31337, contract: '0x5FbDB2315678afecb367f032d93F642f64180aa3', operator: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8' };
+  const expected = {
+    chainId: 31337,
+    contract: '0x5FbDB2315678afecb367f032d93F642f64180aa3',
+    operator: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
+    pcr0: 'ab'.repeat(48),
+  };
   const verdict = (simulated: boolean, operator = expected.operator.toLowerCase()) => ({
     ok: true as const,
     simulated,
-    pcr0: '00'.repeat(48),
+    pcr0: 'ab'.repeat(48),
     moduleId: 'i-test',
     timestampMs: 0,
     rootSha256: '',
@@ -93,5 +99,40 @@ describe('judging a verdict against the contract', () => {
     expect(judge(verdict(false), { ...expected, chainId: 1 }).state).toBe('failed');
     expect(judge({ ok: false, error: 'nope' }, expected).state).toBe('failed');
     expect(judge({ ...verdict(false), userData: null }, expected).state).toBe('failed');
+  });
+
+  it('is green only when the document’s PCR0 is the one the contract records', () => {
+    // Another image with the right operator key: red, and the check says what the chain records.
+    const other = judge({ ...verdict(false), pcr0: 'cd'.repeat(48) }, expected);
+    expect(other.state).toBe('failed');
+    const pcr = other.checks.find((c) => c.label === 'Enclave image (PCR0)');
+    expect(pcr?.ok).toBe(false);
+    expect(pcr?.detail).toBe(`the contract records PCR0 ${'ab'.repeat(48)}`);
+    // No PCR0 on chain: nothing to compare with, so never green.
+    expect(judge(verdict(false), { ...expected, pcr0: null }).state).toBe('failed');
+    // Case does not matter; a simulated document with the right PCR0 stays amber.
+    expect(judge(verdict(false), { ...expected, pcr0: 'AB'.repeat(48) }).state).toBe('verified');
+    expect(judge(verdict(true), expected).state).toBe('simulated');
+    expect(judge({ ...verdict(true), pcr0: 'cd'.repeat(48) }, expected).state).toBe('failed');
+  });
+});
+
+describe('operator records from getConfig', () => {
+  it('takes PCR0 from the first 48 bytes and a zero operator as none', () => {
+    const pcrs = `0x${'AB'.repeat(48)}${'cd'.repeat(48)}` as const;
+    expect(operatorRecordOf('0x70997970C51812dc3A010C7d01b50e0d17dc79C8', pcrs)).toEqual({
+      operator: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
+      pcr0: 'ab'.repeat(48),
+    });
+    expect(operatorRecordOf('0x0000000000000000000000000000000000000000', '0x')).toEqual({ operator: null, pcr0: null });
+  });
+
+  it('names delays for people', () => {
+    expect(formatDelay(86_400)).toBe('1 day');
+    expect(formatDelay(172_800)).toBe('2 days');
+    expect(formatDelay(3600)).toBe('1 hour');
+    expect(formatDelay(300)).toBe('5 minutes');
+    expect(formatDelay(3)).toBe('3 seconds');
+    expect(formatDelay(1)).toBe('1 second');
   });
 });

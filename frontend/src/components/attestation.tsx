@@ -3,13 +3,13 @@
 // its operator compared with the contract's.
 
 import { getAddress, type Chain } from 'viem';
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 
 import { fetchAttestation } from '../api/client';
 import type { Address, Snapshot } from '../api/types';
 import { loadVerifier, randomNonce, verifyWith, type Verdict } from '../attestation/verifier';
 import { formatChainTime } from '../format';
-import { describeError, type Wallet } from '../wallet/wallet';
+import { describeError, type OperatorRecord, type Wallet } from '../wallet/wallet';
 
 /** Oldest document accepted, seconds (the `attest` CLI's default too). */
 export const MAX_AGE_SECS = 300;
@@ -27,8 +27,10 @@ interface Outcome {
   state: AttestationState;
   verdict: Verdict;
   checks: Check[];
-  /** The contract's operator the document was compared with, and where it came from. */
+  /** The contract's operator (and its recorded PCR0) the document was compared with,
+   * and where they came from. */
   operator: string | null;
+  pcr0: string | null;
   operatorSource: string;
 }
 
@@ -48,10 +50,11 @@ const KEY_SOURCES: Record<string, string> = {
   environment: 'read from the environment (development only)',
 };
 
-/** Compares what the document attests with what the contract says. */
+/** Compares what the document attests with what the contract says: green only when
+ * every check holds for an AWS-signed document, the enclave image (PCR0) included. */
 export function judge(
   verdict: Verdict,
-  expected: { chainId: number; contract: string; operator: string | null },
+  expected: { chainId: number; contract: string; operator: string | null; pcr0: string | null },
 ): { state: AttestationState; checks: Check[] } {
   if (!verdict.ok) return { state: 'failed', checks: [] };
   const same = (a: string | null | undefined, b: string | null | undefined) =>
@@ -85,6 +88,15 @@ export function judge(
           : `the contract’s operator is ${checksummed(expected.operator)}`
         : 'the contract has no operator yet',
     },
+    {
+      label: 'Enclave image (PCR0)',
+      ok: !!expected.pcr0 && verdict.pcr0.toLowerCase() === expected.pcr0.toLowerCase(),
+      detail: !expected.pcr0
+        ? 'the contract records no PCR0 for its operator'
+        : verdict.pcr0.toLowerCase() === expected.pcr0.toLowerCase()
+          ? 'equals the PCR0 the contract records for its operator'
+          : `the contract records PCR0 ${expected.pcr0}`,
+    },
   ];
   const holds = checks.every((c) => c.ok);
   return { state: !holds ? 'failed' : verdict.simulated ? 'simulated' : 'verified', checks };
@@ -103,6 +115,7 @@ export function AttestationPanel({
 }) {
   const [busy, setBusy] = useState(false);
   const [outcome, setOutcome] = useState<Outcome | null>(null);
+  const config = snapshot.config;
 
   const check = async () => {
     setBusy(true);
@@ -116,36 +129,50 @@ export function AttestationPanel({
         maxAgeSecs: MAX_AGE_SECS,
         allowSimulated: true,
       });
-      // The contract's operator: from the chain through the player's wallet when
-      // connected, else as this page's server reports it.
-      let operator: Address | null = snapshot.config?.operator ?? null;
+      // The contract's operator and its recorded PCR0: from the chain through the
+      // player's wallet when connected, else as this page's server reports them.
+      let record: OperatorRecord = {
+        operator: config?.operator ?? null,
+        pcr0: config?.operatorPcr0 ?? null,
+      };
       let operatorSource = 'as this page’s server reports it (connect a wallet to read it on chain)';
       if (onChain) {
         try {
-          operator = await wallet.operator(chain, snapshot.contract);
+          record = await wallet.operatorRecord(chain, snapshot.contract);
           operatorSource = 'read on chain through your wallet';
         } catch {
-          // Keep the server's value; the source says so.
+          // Keep the server's values; the source says so.
         }
       }
       const { state, checks } = judge(verdict, {
         chainId: snapshot.chainId,
         contract: snapshot.contract,
-        operator,
+        operator: record.operator,
+        pcr0: record.pcr0,
       });
-      setOutcome({ state, verdict, checks, operator, operatorSource });
+      setOutcome({ state, verdict, checks, operator: record.operator, pcr0: record.pcr0, operatorSource });
     } catch (error) {
       setOutcome({
         state: 'failed',
         verdict: { ok: false, error: describeError(error) },
         checks: [],
         operator: null,
+        pcr0: null,
         operatorSource: '',
       });
     } finally {
       setBusy(false);
     }
   };
+
+  // An operator change that lands makes an earlier verdict stale: verify again.
+  const operatorNow = `${config?.operator ?? ''}/${config?.operatorPcr0 ?? ''}`;
+  const seen = useRef(operatorNow);
+  useEffect(() => {
+    if (seen.current === operatorNow) return;
+    seen.current = operatorNow;
+    if (outcome && !busy) void check();
+  }, [operatorNow]);
 
   return (
     <section class="card attestation" aria-labelledby="attestation-title">
@@ -154,6 +181,7 @@ export function AttestationPanel({
         The contract’s operator key should live inside an AWS Nitro Enclave running the published code. Ask the
         enclave for a fresh attestation document and verify it here, in your browser.
       </p>
+      {config && <OperatorRecordNote config={config} />}
       <button type="button" onClick={check} disabled={busy} aria-describedby="attestation-result">
         {busy ? 'Verifying…' : outcome ? 'Verify again' : 'Verify the enclave'}
       </button>
@@ -224,10 +252,52 @@ function Result({ outcome }: { outcome: Outcome }) {
             </dd>
           </dl>
           <p class="note">
-            Compare PCR0 with the value published for the release: it identifies the exact code the enclave runs.
+            PCR0 identifies the exact code the enclave runs; it is compared with the value the contract records on chain
+            for its operator, which the publisher can change only by an announcement followed by a delay.
           </p>
         </>
       )}
     </div>
   );
+}
+
+/** The contract's operator delay, and an announced operator change with the time it takes effect. */
+function OperatorRecordNote({ config }: { config: NonNullable<Snapshot['config']> }) {
+  const pending = config.pendingOperator;
+  return (
+    <>
+      <p class="note" data-testid="operator-delay" data-seconds={config.operatorDelay}>
+        Operator changes are announced on chain and take effect no sooner than{' '}
+        {formatDelay(config.operatorDelay)} later, never while a round takes bets.
+      </p>
+      {pending && (
+        <p class="notice" role="status" data-testid="pending-operator" data-operator={pending.operator}>
+          <strong>Operator change announced:</strong> <code>{checksummed(pending.operator)}</code>
+          {pending.pcr0 && (
+            <>
+              {' '}
+              running PCR0 <code class="hex">{pending.pcr0}</code>
+            </>
+          )}{' '}
+          takes over from {formatChainTime(pending.effectiveAt)}, once no round takes bets.
+        </p>
+      )}
+    </>
+  );
+}
+
+/** A delay in seconds for people (`86400` -> `24 hours`). */
+export function formatDelay(seconds: number): string {
+  const units: [number, string][] = [
+    [86_400, 'day'],
+    [3600, 'hour'],
+    [60, 'minute'],
+  ];
+  for (const [size, name] of units) {
+    if (seconds >= size && seconds % size === 0) {
+      const n = seconds / size;
+      return `${n} ${name}${n === 1 ? '' : 's'}`;
+    }
+  }
+  return `${seconds} second${seconds === 1 ? '' : 's'}`;
 }

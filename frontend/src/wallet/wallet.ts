@@ -29,6 +29,25 @@ import type { Address, Hex, PageConfigView } from '../api/types';
 import { Store } from '../state/store';
 import type { DiscoveredWallet, Eip1193Provider } from './discovery';
 
+/** The operator and its recorded enclave measurement, as the chain has them. */
+export interface OperatorRecord {
+  /** `null` while the contract has no operator. */
+  operator: Address | null;
+  /** PCR0 as 96 lowercase hex digits; `null` when none is recorded. */
+  pcr0: string | null;
+}
+
+const ZERO_ADDRESS = '0x0000000000000000000000000000000000000000';
+
+/** The record from `getConfig`'s `operator` and `operatorPcrs` (PCR0, PCR1, ... 48 bytes each). */
+export function operatorRecordOf(operator: Address, pcrs: Hex): OperatorRecord {
+  const hex = pcrs.slice(2).toLowerCase();
+  return {
+    operator: operator.toLowerCase() === ZERO_ADDRESS ? null : operator,
+    pcr0: hex.length >= 96 ? hex.slice(0, 96) : null,
+  };
+}
+
 /** The Lottery contract's ABI, from the committed artifact (abi/artifacts). */
 export const LOTTERY_ABI = lotteryAbi as Abi;
 
@@ -277,13 +296,13 @@ export class Wallet {
     return getBalance(this.client(chain), { address: this.sender() });
   }
 
-  /** The contract's operator, read on chain through the wallet. */
-  async operator(chain: Chain, contract: Address): Promise<Address> {
-    const value = await readContract(this.client(chain), {
+  /** The contract's operator and the PCR0 it records for it, read on chain through the wallet. */
+  async operatorRecord(chain: Chain, contract: Address): Promise<OperatorRecord> {
+    const config = (await readContract(this.client(chain), {
       address: contract,
       abi: LOTTERY_ABI,
-      functionName: 'operator',
-    });
-    return value as Address;
+      functionName: 'getConfig',
+    })) as { operator: Address; operatorPcrs: Hex };
+    return operatorRecordOf(config.operator, config.operatorPcrs);
   }
 }

@@ -11,7 +11,6 @@ use std::{
 
 use abi::views::ConfigView;
 use alloy::{primitives::Address, providers::Provider};
-use sha2::Digest;
 use tests::{
     TestChain,
     stack::{self, AttestingStack},
@@ -79,8 +78,7 @@ fn key_file(dir: &Path, chain: &TestChain, i: usize) -> PathBuf {
 }
 
 fn pcr0_of_enclave_app() -> String {
-    let binary = std::fs::read(stack::workspace_binary("enclave-app")).unwrap();
-    alloy::hex::encode(sha2::Sha384::digest(&binary))
+    alloy::hex::encode(stack::sim_pcr0())
 }
 
 async fn operator_on_chain(chain: &TestChain, contract: Address) -> Option<Address> {
@@ -176,6 +174,23 @@ async fn attest_verify_and_set_operator_from_attestation() {
             "error: the contract has no operator; the attested operator is {generated} (lottery set-operator --from-attestation sets it)\n"
         )
     );
+    // Against a contract, without --expected-pcr and with no PCR0 on chain: refused
+    // before any document is asked for.
+    let mut chain_only = args(&[
+        "verify",
+        "--url",
+        url,
+        "--contract",
+        &contract.to_string(),
+        "--rpc-url",
+        &chain.endpoint(),
+    ]);
+    chain_only.extend(args(&sim));
+    let err = cli("attest", chain_only.clone()).await.failure(2);
+    assert_eq!(
+        err,
+        "error: no PCR0 to check the enclave against: the contract records none for its operator; pass --expected-pcr 0=<96 hex digits>, the value published for the release\n"
+    );
 
     // (b) set-operator --from-attestation: a wrong PCR refuses and sends nothing.
     let publisher_key = key_file(stack.dir.path(), &chain, 0);
@@ -210,6 +225,22 @@ async fn attest_verify_and_set_operator_from_attestation() {
             .all(|(n, _)| *n <= block),
         "set-operator sent a transaction although verification failed"
     );
+    // Neither --expected-pcr nor a PCR0 on chain: refused, nothing sent.
+    let mut no_pcr = set_operator(&pcr0);
+    let at = no_pcr.iter().position(|a| a == "--expected-pcr").unwrap();
+    no_pcr.drain(at..at + 2);
+    let err = cli("lottery", no_pcr.clone()).await.failure(1);
+    assert_eq!(
+        err,
+        "error: refusing to set the operator: no PCR0 to check the enclave against: the contract records none for its operator; pass --expected-pcr 0=<96 hex digits>, the value published for the release\n"
+    );
+    assert!(
+        tests::sent_by(&chain, chain.publisher())
+            .await
+            .iter()
+            .all(|(n, _)| *n <= block),
+        "set-operator sent a transaction without a PCR0 to check"
+    );
     // Without the simulated root: refused too.
     let mut aws_only = set_operator(&pcr0);
     aws_only.truncate(aws_only.len() - sim.len());
@@ -217,18 +248,71 @@ async fn attest_verify_and_set_operator_from_attestation() {
     assert!(err.contains("the document is SIMULATED"), "{err}");
     assert_eq!(operator_on_chain(&chain, contract).await, None);
 
-    // The right PCR: the enclave's generated (attested) address becomes the operator.
+    // The right PCR: the enclave's generated (attested) address is announced with the
+    // document's PCR0, and becomes the operator after the delay.
     let out = cli("lottery", set_operator(&pcr0)).await.success();
     assert!(
         out.starts_with(&format!(
-            "operator set to {generated}, attested by {url} (SIMULATED enclave) (tx 0x"
+            "operator {generated} announced with PCR0 {}, attested by {url} (SIMULATED enclave); it takes effect at ",
+            &pcr0[2..]
         )),
         "{out}"
     );
+    assert_eq!(operator_on_chain(&chain, contract).await, None);
+    let err = cli("attest", with_contract.clone()).await.failure(1);
+    assert!(
+        err.starts_with(&format!(
+            "error: the attested operator {generated} is announced but not yet the contract's operator: it takes effect at "
+        )),
+        "{err}"
+    );
+    chain.pass_operator_delay().await;
     assert_eq!(operator_on_chain(&chain, contract).await, Some(generated));
-    // And `attest verify --contract` now agrees with the chain.
+    // `attest verify --contract` now agrees with the chain, PCR0 taken from it.
     let out = cli("attest", with_contract).await.success();
     assert!(out.contains("on-chain operator"), "{out}");
+    let out = cli("attest", chain_only.clone()).await.success();
+    assert!(out.contains("PCR0 recorded on chain"), "{out}");
+    // An explicit PCR0 that contradicts the chain's record: refused.
+    let mut conflict = chain_only.clone();
+    conflict.extend(args(&["--expected-pcr", &format!("0={}", "22".repeat(48))]));
+    let err = cli("attest", conflict).await.failure(1);
+    assert_eq!(
+        err,
+        format!(
+            "error: --expected-pcr 0={} differs from the PCR0 the contract records ({}); refusing\n",
+            "22".repeat(48),
+            &pcr0[2..]
+        )
+    );
+
+    // (c) The chain records another image for the same key (the publisher re-announces
+    // it with a different PCR0): the document no longer matches the chain.
+    let other = "11".repeat(48);
+    let lottery = abi::contract::Lottery::new(contract, chain.provider.clone());
+    chain
+        .set_operator(&lottery, generated, &alloy::hex::decode(&other).unwrap())
+        .await;
+    let err = cli("attest", chain_only).await.failure(1);
+    assert!(
+        err.starts_with("error: verification failed: PCR0 "),
+        "{err}"
+    );
+    // set-operator --from-attestation without --expected-pcr checks against that
+    // record too, and sends nothing.
+    let block = chain.provider.get_block_number().await.unwrap();
+    let err = cli("lottery", no_pcr).await.failure(1);
+    assert!(
+        err.starts_with("error: refusing to set the operator: the enclave's attestation was not verified: verification failed: PCR0 "),
+        "{err}"
+    );
+    assert!(
+        tests::sent_by(&chain, chain.publisher())
+            .await
+            .iter()
+            .all(|(n, _)| *n <= block),
+        "set-operator sent a transaction although PCR0 differs from the chain's"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,6 +341,29 @@ async fn attest_seal_key_injects_once_and_the_operator_draws() {
     };
     let right = key_file(stack.dir.path(), &chain, 1);
     let wrong = key_file(stack.dir.path(), &chain, 2);
+
+    // No PCR0 to seal against (no --expected-pcr, no --contract): refused, nothing sent.
+    let mut unpinned = seal(&right);
+    let at = unpinned.iter().position(|a| a == "--expected-pcr").unwrap();
+    unpinned.drain(at..at + 2);
+    let err = cli("attest", unpinned.clone()).await.failure(2);
+    assert_eq!(
+        err,
+        "error: no PCR0 to check the enclave against: no --contract/--rpc-url to read it from; pass --expected-pcr 0=<96 hex digits>, the value published for the release\n"
+    );
+    // With the contract, which records no PCR0 yet: refused as well.
+    let mut chain_pinned = unpinned.clone();
+    chain_pinned.extend(args(&[
+        "--contract",
+        &contract.to_string(),
+        "--rpc-url",
+        &chain.endpoint(),
+    ]));
+    let err = cli("attest", chain_pinned).await.failure(2);
+    assert!(
+        err.contains("the contract records none for its operator"),
+        "{err}"
+    );
 
     // A key for another address than the enclave's --operator-address: refused.
     let err = cli("attest", seal(&wrong)).await.failure(1);
@@ -301,12 +408,15 @@ async fn attest_seal_key_injects_once_and_the_operator_draws() {
             &contract.to_string(),
             "--operator",
             &operator.to_string(),
+            "--pcr0",
+            &pcr0[2..],
             "--key-file",
             publisher_key.to_str().unwrap(),
         ]),
     )
     .await
     .success();
+    chain.pass_operator_delay().await;
     // The enclave commits a seed for round 1 as the injected operator.
     let deadline = Instant::now() + Duration::from_secs(20);
     while lottery

@@ -115,7 +115,12 @@ async fn the_page_plays_two_rounds_in_a_real_browser() {
     std::fs::create_dir_all(&artifacts).expect("create target/e2e-artifacts");
 
     let chain = TestChain::start_with(&["--block-time", "1"]).await;
-    let lottery = chain.deploy_with_operator(500).await;
+    // The operator is recorded with the simulated enclave's PCR0, so the page's
+    // attestation panel can match the document against the chain.
+    let lottery = chain.deploy(500).await;
+    chain
+        .set_operator(&lottery, chain.operator(), &stack::sim_pcr0())
+        .await;
     let contract = *lottery.address();
     let ports = Ports::free();
     let mut host = host_proxy(&chain, ports, &dist);
@@ -171,6 +176,7 @@ async fn the_page_plays_two_rounds_in_a_real_browser() {
     let deadline = tokio::time::Instant::now() + PAGE_TIMEOUT;
     let mut result = None;
     let mut restarts = 0;
+    let mut announcements = 0;
     loop {
         let line = tokio::time::timeout_at(deadline, lines.recv())
             .await
@@ -187,6 +193,19 @@ async fn the_page_plays_two_rounds_in_a_real_browser() {
             listening(ports.web).await;
             writeln!(stdin, "RESTARTED").expect("write to the page script");
             restarts += 1;
+        } else if line == "ANNOUNCE_OPERATOR" {
+            // The publisher announces the same key and image again, while round 1
+            // takes bets: the page must show the pending change; it takes effect at
+            // the next round boundary and changes nothing the test relies on.
+            ok(lottery
+                .setOperator(
+                    chain.operator(),
+                    alloy::primitives::Bytes::from(stack::sim_pcr0()),
+                )
+                .from(chain.publisher()))
+            .await;
+            writeln!(stdin, "ANNOUNCED").expect("write to the page script");
+            announcements += 1;
         } else if let Some(json) = line.strip_prefix("RESULT ") {
             result = Some(serde_json::from_str::<serde_json::Value>(json).expect("RESULT JSON"));
         }
@@ -198,6 +217,7 @@ async fn the_page_plays_two_rounds_in_a_real_browser() {
         artifacts.display()
     );
     assert_eq!(restarts, 1, "host-proxy was not restarted exactly once");
+    assert_eq!(announcements, 1, "no operator change was announced");
     let result = result.expect("the page script printed no RESULT");
     let hash = |key: &str| -> B256 {
         result[key]
