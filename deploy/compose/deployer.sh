@@ -24,12 +24,27 @@ export LOTTERY_RPC_URL
 # A file from an earlier run would release enclave-app before this run's contract exists.
 rm -f "$SETTINGS_FILE"
 
-contract="$(LOTTERY_PRIVATE_KEY="$PUBLISHER_KEY" lottery deploy)"
-log "deployed Lottery at $contract"
+# Operator changes take effect this many seconds after their announcement (a day by
+# default on a real deployment; a few seconds for local development).
+OPERATOR_DELAY=3
+contract="$(LOTTERY_PRIVATE_KEY="$PUBLISHER_KEY" lottery deploy --operator-delay "$OPERATOR_DELAY")"
+log "deployed Lottery at $contract (operator delay $OPERATOR_DELAY s)"
 # Settings are the operator's to change: a setup operator makes them, then hands over.
+# The setup key is no enclave; the measurement it is announced with (all 0xff) says so.
 setup="$(cast wallet address --private-key "$SETUP_KEY")"
-LOTTERY_PRIVATE_KEY="$PUBLISHER_KEY" lottery set-operator --contract "$contract" --operator "$setup" >/dev/null
-LOTTERY_PRIVATE_KEY="$SETUP_KEY" lottery config --contract "$contract" --betting-duration "$BETTING_DURATION" >/dev/null
+NOT_AN_ENCLAVE=ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff
+LOTTERY_PRIVATE_KEY="$PUBLISHER_KEY" lottery set-operator --contract "$contract" --operator "$setup" \
+  --pcr0 "$NOT_AN_ENCLAVE" >/dev/null
+# It may act once the delay has passed: retry the settings until then.
+tries=0
+until LOTTERY_PRIVATE_KEY="$SETUP_KEY" lottery config --contract "$contract" --betting-duration "$BETTING_DURATION" >/dev/null 2>&1; do
+  tries=$((tries + 1))
+  if [ "$tries" -gt 30 ]; then
+    log "the setup operator could not change the settings within 30 s"
+    exit 1
+  fi
+  sleep 1
+done
 log "betting duration set to $BETTING_DURATION s"
 
 printf '# Written by the deployer (docker-compose.yml).\ncontract = "%s"\n' "$contract" >"$SETTINGS_FILE.tmp"
@@ -37,7 +52,7 @@ mv "$SETTINGS_FILE.tmp" "$SETTINGS_FILE"
 log "enclave-app's settings written to $SETTINGS_FILE; waiting for its attestation through $WEB_URL"
 
 tries=0
-until [ -s "$SIM_ROOT" ] && attest verify --url "$WEB_URL" --allow-simulated --root-cert "$SIM_ROOT" >/dev/null 2>&1; do
+until [ -s "$SIM_ROOT" ] && attest --json verify --url "$WEB_URL" --allow-simulated --root-cert "$SIM_ROOT" >/tmp/attested.json 2>/dev/null; do
   tries=$((tries + 1))
   if [ "$tries" -gt 180 ]; then
     log "no verified attestation from $WEB_URL within 180 s"
@@ -45,8 +60,14 @@ until [ -s "$SIM_ROOT" ] && attest verify --url "$WEB_URL" --allow-simulated --r
   fi
   sleep 1
 done
+# The image measurement to record: this development stack trusts the enclave-app
+# container it started (a real publisher pins the PCR0 published for the release).
+pcr0="$(sed -n 's/.*"0": *"\([0-9a-f]\{96\}\)".*/\1/p' /tmp/attested.json | head -1)"
+[ -n "$pcr0" ] || { log "the attestation report names no PCR0"; exit 1; }
 # Nothing is sent unless the document verifies and names this chain and contract;
-# then the attested operator gets gas money (10 ETH) and the role.
+# then the attested operator gets gas money (10 ETH) and is announced; it takes over
+# after the operator delay.
 LOTTERY_PRIVATE_KEY="$PUBLISHER_KEY" lottery set-operator --contract "$contract" \
-  --from-attestation "$WEB_URL" --allow-simulated --root-cert "$SIM_ROOT" --fund 10
+  --from-attestation "$WEB_URL" --allow-simulated --root-cert "$SIM_ROOT" \
+  --expected-pcr "0=$pcr0" --fund 10
 log "done: the lottery is live at $WEB_URL (published on http://127.0.0.1:6080/)"

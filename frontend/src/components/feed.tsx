@@ -51,6 +51,13 @@ export function HistoryPanel({
   );
 }
 
+/** Operator events in words; other settings by name. */
+const SETTING_NEWS: Record<string, string> = {
+  operator: 'A new operator took effect',
+  operatorAnnounced: 'An operator change was announced',
+  operatorCancelled: 'An operator change was withdrawn',
+};
+
 function describe(a: Activity, account: Address | null): string {
   const who = (address: string) =>
     account && account.toLowerCase() === address.toLowerCase() ? 'You' : shortAddress(address);
@@ -72,7 +79,7 @@ function describe(a: Activity, account: Address | null): string {
     case 'withdrawn':
       return `${who(a.account)} withdrew ${formatEth(a.amount)}`;
     case 'configChanged':
-      return `Setting changed: ${a.setting}`;
+      return SETTING_NEWS[a.setting] ?? `Setting changed: ${a.setting}`;
   }
 }
 
