@@ -233,6 +233,10 @@ pub struct Operator {
     /// Seeds by round: only in memory, gone with the process.
     seeds: HashMap<u64, Seed>,
     in_flight: Option<InFlight>,
+    /// The block our last transaction was mined in: until the mirror has caught up
+    /// with it, the mirrored round may predate it (a commit not yet seen would look
+    /// like a missing commitment and be sent again, replacing the live seed).
+    mined_in: Option<u64>,
     clock: BlockClock,
 }
 
@@ -262,6 +266,7 @@ impl Operator {
             settings,
             seeds: HashMap::new(),
             in_flight: None,
+            mined_in: None,
             clock: BlockClock::default(),
         }
     }
@@ -367,6 +372,14 @@ impl Operator {
         }
         if self.watch_in_flight(&head).await? {
             return Ok(());
+        }
+        // The mirror sets the views of a block before its head, so once the head has
+        // reached the block our transaction was mined in, the round reflects it.
+        if let Some(block) = self.mined_in {
+            if head.number < block {
+                return Ok(());
+            }
+            self.mined_in = None;
         }
         let holds_seed = self.holds_seed(&round);
         match decide(&round, &head, holds_seed, self.clock.interval()) {
@@ -501,6 +514,7 @@ impl Operator {
                 self.sender.resync_nonce();
             }
             self.in_flight = None;
+            self.mined_in = receipt.block_number;
             return Ok(false);
         }
         // Mined by another of our hashes, or dropped: the mined nonce tells.

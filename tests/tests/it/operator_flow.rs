@@ -245,6 +245,54 @@ async fn a_key_that_is_not_the_operator_runs_read_only() {
     assert_eq!(store.round().unwrap().seed_commitment, None);
 }
 
+/// An enclave whose key is only announced stays read-only and says when it takes
+/// over; when the delay has passed (an empty block: no log marks the moment, the
+/// contract applies a due change lazily) the mirror notices, and the key replaces the
+/// old operator's commitment on the waiting round with its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_announced_key_takes_over_when_the_delay_has_passed() {
+    let chain = TestChain::start().await; // automine: blocks only when asked
+    let lottery = chain.deploy_with_operator(500).await;
+    let old = chain
+        .commit(
+            &lottery,
+            &abi::draw::Seed::from_bytes(alloy::primitives::B256::repeat_byte(4)),
+        )
+        .await;
+    // The publisher announces the enclave's key (account 5).
+    let next = chain.accounts[5];
+    ok(lottery
+        .setOperator(next, alloy::primitives::Bytes::from(tests::TEST_PCR0.to_vec()))
+        .from(chain.publisher()))
+    .await;
+    let core = core::start(&chain, *lottery.address(), 5, Duration::from_millis(100)).await;
+    let store = core.store.clone();
+    let reason = eventually(10, "read-only, announced", || match store.operator() {
+        OperatorStatus::ReadOnly { reason, .. } if reason.contains("announced") => Some(reason),
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("once no round takes bets"), "{reason}");
+    assert_eq!(store.config().unwrap().pending_operator.unwrap().operator, next);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(sent_by(&chain, next).await.is_empty(), "acted before the delay");
+
+    chain.pass_operator_delay().await;
+    let round = eventually(15, "round 1 committed by the new key", || {
+        store
+            .round()
+            .filter(|r| r.seed_commitment.is_some_and(|c| c != old))
+    })
+    .await;
+    assert_eq!(round.round_id, 1);
+    let config = store.config().unwrap();
+    assert_eq!(config.operator, Some(next));
+    assert_eq!(config.pending_operator, None);
+    let sent = sent_by(&chain, next).await;
+    assert_eq!(sent.len(), 1, "exactly one commit: {sent:?}");
+    assert!(sent.iter().all(|(_, ok)| *ok), "{sent:?}");
+}
+
 /// A reorg that drops two bets is undone in the store: the bets leave the round, the
 /// participants and the activity feed, and subscribers are told.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
