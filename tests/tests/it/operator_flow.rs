@@ -262,7 +262,10 @@ async fn an_announced_key_takes_over_when_the_delay_has_passed() {
     // The publisher announces the enclave's key (account 5).
     let next = chain.accounts[5];
     ok(lottery
-        .setOperator(next, alloy::primitives::Bytes::from(tests::TEST_PCR0.to_vec()))
+        .setOperator(
+            next,
+            alloy::primitives::Bytes::from(tests::TEST_PCR0.to_vec()),
+        )
         .from(chain.publisher()))
     .await;
     let core = core::start(&chain, *lottery.address(), 5, Duration::from_millis(100)).await;
@@ -273,9 +276,15 @@ async fn an_announced_key_takes_over_when_the_delay_has_passed() {
     })
     .await;
     assert!(reason.contains("once no round takes bets"), "{reason}");
-    assert_eq!(store.config().unwrap().pending_operator.unwrap().operator, next);
+    assert_eq!(
+        store.config().unwrap().pending_operator.unwrap().operator,
+        next
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(sent_by(&chain, next).await.is_empty(), "acted before the delay");
+    assert!(
+        sent_by(&chain, next).await.is_empty(),
+        "acted before the delay"
+    );
 
     chain.pass_operator_delay().await;
     let round = eventually(15, "round 1 committed by the new key", || {
