@@ -29,6 +29,7 @@
 pub mod api;
 #[cfg(feature = "cli")]
 pub mod attest_client;
+pub mod audit;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod contract;

@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod core;
 pub mod gas;
+pub mod rounds;
 pub mod stack;
 
 use std::path::PathBuf;

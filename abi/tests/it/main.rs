@@ -9,6 +9,7 @@ mod help;
 mod keys;
 mod refund;
 mod reverts;
+mod verify_round;
 
 use std::{path::PathBuf, process::Command};
 

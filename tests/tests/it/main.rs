@@ -19,4 +19,5 @@ mod operator_flow;
 mod page;
 mod reverts;
 mod topology;
+mod verify_round;
 mod web_api;

@@ -205,6 +205,36 @@ pub(crate) enum Command {
         #[command(flatten)]
         key: KeySource,
     },
+    /// Check settled rounds from the chain alone: the revealed seed opens the
+    /// commitment published before the first bet, the winner recomputed from the seed
+    /// and the bets in order is the contract's, prize + commission = pot, the
+    /// commission follows commissionBps, the settlement came from the operator in
+    /// effect then (with its recorded PCR0); refunds have a consistent reason and
+    /// every stake is withdrawable or withdrawn. Exit 0 when every round passes, 1
+    /// when any fails.
+    VerifyRound {
+        #[command(flatten)]
+        contract: ContractArg,
+        /// The round to check.
+        #[arg(value_name = "ROUND", required_unless_present_any = ["all", "from"], conflicts_with_all = ["all", "from", "to"])]
+        round: Option<u64>,
+        /// Check every settled round.
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        all: bool,
+        /// Check settled rounds from this one on (with --to: up to that one).
+        #[arg(long, value_name = "N")]
+        from: Option<u64>,
+        /// With --from: the last round to check (default: the last settled one).
+        #[arg(long, value_name = "M", requires = "from")]
+        to: Option<u64>,
+        /// First block whose logs are read (the contract's deployment block; 0 reads
+        /// the whole chain).
+        #[arg(long, value_name = "BLOCK", default_value_t = 0)]
+        from_block: u64,
+        /// Blocks per eth_getLogs request (public nodes cap the range).
+        #[arg(long, value_name = "BLOCKS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+        log_chunk: u64,
+    },
     /// Show the configuration, the current round and its participants.
     Status {
         #[command(flatten)]

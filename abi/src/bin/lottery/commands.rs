@@ -217,6 +217,35 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
             key,
         } => bet(&ctx, contract.contract, &amount, &key).await,
         Command::Status { contract } => status(&ctx, contract.contract).await,
+        Command::VerifyRound {
+            contract,
+            round,
+            all,
+            from,
+            to,
+            from_block,
+            log_chunk,
+        } => {
+            let range = match (round, from) {
+                (Some(n), _) => crate::verify::Rounds::One(n),
+                (None, Some(from)) => crate::verify::Rounds::Range { from, to },
+                (None, None) => {
+                    debug_assert!(all);
+                    crate::verify::Rounds::All
+                }
+            };
+            let provider = ctx.reader()?;
+            require_contract(&ctx, &provider, contract.contract).await?;
+            crate::verify::run(
+                provider,
+                contract.contract,
+                range,
+                from_block,
+                log_chunk,
+                ctx.json,
+            )
+            .await
+        }
         Command::Withdraw { contract, key } => withdraw(&ctx, contract.contract, &key).await,
     }
 }

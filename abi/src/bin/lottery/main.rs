@@ -11,6 +11,7 @@ mod cli;
 mod commands;
 mod keys;
 mod output;
+mod verify;
 
 use clap::Parser;
 
