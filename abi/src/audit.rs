@@ -449,9 +449,9 @@ pub enum AuditError {
     Call {
         /// What was asked.
         what: String,
-        /// The contract call's error.
+        /// The contract call's error (boxed: it is large, and errors are rare).
         #[source]
-        source: alloy::contract::Error,
+        source: Box<alloy::contract::Error>,
     },
     /// The chain reports a value this build cannot read.
     #[error("round {round}: {source}")]
@@ -649,7 +649,10 @@ impl<P: Provider + Clone> Auditor<P> {
         let lottery = Lottery::new(contract, provider.clone());
         let call = |what: &str| {
             let what = what.to_owned();
-            move |source| AuditError::Call { what, source }
+            move |source| AuditError::Call {
+                what,
+                source: Box::new(source),
+            }
         };
         let config = lottery
             .getConfig()
@@ -721,7 +724,7 @@ impl<P: Provider + Clone> Auditor<P> {
             .await
             .map_err(|source| AuditError::Call {
                 what: format!("getRoundById({round_id})"),
-                source,
+                source: Box::new(source),
             })?;
         let round = RoundView::try_from(info).map_err(|source| AuditError::Enum {
             round: round_id,
@@ -817,7 +820,7 @@ impl<P: Provider + Clone> Auditor<P> {
                     .await
                     .map_err(|source| AuditError::Call {
                         what: format!("pendingWithdrawal({player})"),
-                        source,
+                        source: Box::new(source),
                     })?;
                 let withdrawn = self
                     .ledger
