@@ -388,6 +388,7 @@ try {
   await page.locator('[data-testid=participants] tbody tr').nth(1).waitFor();
   const chances = await page.locator('[data-testid=participants] tbody tr td:nth-child(3)').allInnerTexts();
   if (chances.join(',') !== '33.3%,66.7%') throw new Error(`win chances ${chances}`);
+  await testid('live-tickets').locator('rect').nth(1).waitFor();
   await shot('bet-b');
 
   // 5b. The publisher announces an operator change while the round takes bets: the
@@ -430,6 +431,23 @@ try {
   await page.locator(`[data-testid=history] li[data-round="${drawn}"][data-outcome=completed]`).waitFor();
   await expectAttr(testid('round'), 'data-round', (v) => Number(v) === drawn + 1, 'the next round');
   await shot('drawn');
+
+  // 8b. "Check this draw": the same checks as `lottery verify-round`, from the chain
+  // through the wallet; every one passes and the winning ticket is marked on the line.
+  const check = page.locator(`[data-testid=history] li[data-round="${drawn}"] [data-testid=draw-check]`);
+  await check.getByRole('button', { name: 'Check this draw' }).click();
+  const verdict = await expectAttr(check, 'data-state', (v) => v !== '', 'the draw check');
+  if (verdict !== 'passed') throw new Error(`draw check ${verdict}: ${await check.innerText()}`);
+  const passedChecks = await check.locator('li.ok').count();
+  if (passedChecks !== 7) throw new Error(`${passedChecks} of 7 draw checks shown as passed`);
+  const marker = check.locator('[data-testid=winning-ticket]');
+  const ticket = await marker.getAttribute('data-ticket');
+  const shown = (await check.getByTestId('winning-ticket-number').innerText()).trim();
+  if (!ticket || ticket !== shown) throw new Error(`winning ticket marked ${ticket}, shown ${shown}`);
+  await check.getByText('read from the chain through your wallet').waitFor();
+  result.drawTicket = ticket;
+  await check.scrollIntoViewIfNeeded();
+  await shot('draw-check');
 
   // 9. A round with one player is refunded at its draw: the stake becomes a pending
   // balance, and withdrawing it empties it.

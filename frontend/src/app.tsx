@@ -7,6 +7,7 @@ import { fetchPageConfig } from './api/client';
 import type { PageConfigView } from './api/types';
 import { AttestationPanel } from './components/attestation';
 import { AddressLink, useNow } from './components/common';
+import { DrawCheckButton } from './components/drawcheck';
 import { ActivityPanel, HistoryPanel } from './components/feed';
 import { PlayPanel } from './components/play';
 import { RoundPanel, roundPhase } from './components/round';
@@ -110,7 +111,20 @@ export function App({ feed, wallet }: { feed: Store<FeedState, FeedAction>; wall
               <AttestationPanel snapshot={snapshot} wallet={wallet} chain={chain} onChain={onChain} />
             </div>
             <div class="col">
-              <HistoryPanel history={snapshot.history} account={account} explorer={explorer} />
+              <HistoryPanel
+                history={snapshot.history}
+                account={account}
+                explorer={explorer}
+                check={(roundId) => (
+                  <DrawCheckButton
+                    roundId={roundId}
+                    wallet={wallet}
+                    chain={chain}
+                    contract={snapshot.contract}
+                    onChain={onChain}
+                  />
+                )}
+              />
               <ActivityPanel activities={snapshot.activities} account={account} explorer={explorer} now={now} />
             </div>
           </div>

@@ -13,10 +13,13 @@ export function HistoryPanel({
   history,
   account,
   explorer,
+  check,
 }: {
   history: HistoryEntry[];
   account: Address | null;
   explorer: string | null;
+  /** Renders the "check this draw" control of a round. */
+  check?: (roundId: number) => preact.ComponentChildren;
 }) {
   return (
     <section class="card" aria-labelledby="history-title">
@@ -43,6 +46,7 @@ export function HistoryPanel({
                 <time dateTime={new Date(h.settledAt * 1000).toISOString()}>{formatChainTime(h.settledAt)}</time> ·{' '}
                 <TxLink hash={h.transactionHash} explorer={explorer} />
               </div>
+              {check?.(h.roundId)}
             </li>
           ))}
         </ol>

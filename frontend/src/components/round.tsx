@@ -10,6 +10,7 @@ import {
   spokenCountdown,
 } from '../format';
 import { AddressLink, Eth } from './common';
+import { TicketLine } from './tickets';
 
 /** Where the round is in its life, by chain time. */
 export type RoundPhase =
@@ -107,6 +108,15 @@ export function RoundPanel({
         )}
       </dl>
       <p class="note">{phaseNote(phase, round, config)}</p>
+      {participants.length > 0 && (
+        <TicketLine
+          segments={participants.map((p) => ({ player: p.address, amount: p.amount }))}
+          testid="live-tickets"
+          label={`The ticket line: ${round.totalPot} tickets (one per wei) held by ${participants.length} player${
+            participants.length === 1 ? '' : 's'
+          } in the order they first bet; the draw picks one ticket.`}
+        />
+      )}
       <h3 id="players-title">Players</h3>
       {participants.length === 0 ? (
         <p>No bets yet.</p>

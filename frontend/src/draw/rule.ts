@@ -52,9 +52,9 @@ export function winner(bets: readonly Bet[], seed: Hex): Draw | null {
   const ticket = winningTicket(seed, pot);
   if (ticket === null) return null;
   let cumulative = 0n;
-  for (let index = 0; index < bets.length; index++) {
-    cumulative += bets[index].amount;
-    if (cumulative > ticket) return { winner: bets[index].player, index, ticket, pot };
+  for (const [index, bet] of bets.entries()) {
+    cumulative += bet.amount;
+    if (cumulative > ticket) return { winner: bet.player, index, ticket, pot };
   }
   return null;
 }

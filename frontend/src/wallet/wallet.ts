@@ -10,6 +10,7 @@ import {
   ContractFunctionRevertedError,
   createClient,
   custom,
+  http,
   type Abi,
   type Chain,
   type Client,
@@ -219,6 +220,24 @@ export class Wallet {
   private release(): void {
     this.unsubscribe?.();
     this.unsubscribe = null;
+  }
+
+  /**
+   * A client that reads the chain itself, never this page's server: the wallet when
+   * it is connected to the lottery's chain, else the site's public RPC URL.
+   */
+  readClient(chain: Chain, onChain: boolean): { client: Client<Transport, Chain>; source: string } {
+    if (onChain && this.state.active) return { client: this.client(chain), source: 'your wallet' };
+    const url = chain.rpcUrls.default.http[0];
+    if (url) {
+      return {
+        client: createClient({ chain, transport: http(url), pollingInterval: POLL_MS }),
+        source: `the public RPC ${new URL(url).host}`,
+      };
+    }
+    throw new Error(
+      'Connect your wallet to the lottery’s chain: the check reads the chain itself, never this page’s server.',
+    );
   }
 
   private client(chain: Chain): Client<Transport, Chain> {

@@ -271,6 +271,13 @@ async fn the_page_plays_two_rounds_in_a_real_browser() {
         chain.operator(),
         "round 1 was not drawn by the operator"
     );
+    // The page's "check this draw" marked the ticket the Rust rule computes.
+    let ticket = abi::draw::winning_ticket(round1.revealedSeed, round1.totalPot).unwrap();
+    assert_eq!(
+        result["drawTicket"].as_str(),
+        Some(ticket.to_string().as_str()),
+        "the page marked another winning ticket"
+    );
     let round2 = lottery.getRoundById(U256::from(2)).call().await.unwrap();
     assert_eq!(round2.state, RoundState::Refunded as u8);
 
