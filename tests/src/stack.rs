@@ -475,7 +475,7 @@ impl InProcess {
         use host_proxy::{
             config::{Config, Mode},
             egress::{EgressAllowlist, EgressRoute, EgressSettings},
-            web::{WebSettings, feed::FeedSettings},
+            web::{WebSettings, feed::FeedSettings, limits::LimitSettings},
         };
         let shutdown = CancellationToken::new();
         let store = Store::new(
@@ -499,6 +499,7 @@ impl InProcess {
             feed: FeedSettings {
                 max_clients: max_ws_clients,
             },
+            limits: LimitSettings::default(),
             log_format: abi::logging::LogFormat::Text,
             log_filter: "info".to_owned(),
         };

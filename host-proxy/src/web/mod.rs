@@ -5,9 +5,12 @@
 //!
 //! The router is built in a function ([`router`]) so tests drive it in-process.
 
+mod docs;
 mod error;
 mod extract;
 pub mod feed;
+pub mod headers;
+pub mod limits;
 pub mod metrics;
 pub mod rest;
 
@@ -15,14 +18,14 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use aide::{
     axum::{
-        ApiRouter, IntoApiResponse,
-        routing::{get, get_with, post},
+        ApiRouter,
+        routing::{get, get_with, post_with},
     },
     openapi::{Info, OpenApi},
 };
 use axum::{
     Extension, Json, Router,
-    extract::{DefaultBodyLimit, State, ws::WebSocketUpgrade},
+    extract::{DefaultBodyLimit, State},
     http::{HeaderValue, Method, StatusCode, header},
     response::{Html, IntoResponse},
 };
@@ -37,7 +40,10 @@ use tower_http::{
 pub use error::ApiError;
 
 use crate::{control::ControlHandle, state::HostState};
+use docs::errors;
+use extract::ApiUpgrade;
 use feed::Feed;
+use limits::{Client, ClientLimits};
 
 /// Largest request body: a sealed key is under 5.5 KB as base64 JSON; nothing else
 /// takes a body.
@@ -56,6 +62,8 @@ pub struct AppState {
     pub control: ControlHandle,
     /// The WebSocket feed.
     pub feed: Feed,
+    /// The per-client limits and the enclave's in-flight cap.
+    pub limits: Arc<ClientLimits>,
 }
 
 /// Web settings.
@@ -67,6 +75,8 @@ pub struct WebSettings {
     pub cors_origins: Vec<HeaderValue>,
     /// What `/api/page-config` tells the page (explorer, public RPC, chain name).
     pub page: abi::api::PageConfigView,
+    /// The security headers every response carries.
+    pub headers: headers::SecurityHeaders,
 }
 
 /// The whole HTTP surface.
@@ -82,24 +92,80 @@ pub fn router(state: AppState, settings: &WebSettings) -> Router {
         },
         ..OpenApi::default()
     };
+    use docs::{
+        BAD_REQUEST, CONFLICT, NOT_FOUND, RELAY, TOO_LARGE, TOO_MANY, UNAVAILABLE, UNPROCESSABLE,
+        UNSUPPORTED_MEDIA,
+    };
     let app = ApiRouter::new()
         .api_route("/api/health", get(rest::health))
-        .api_route("/api/status", get(rest::status))
-        .api_route("/api/round", get(rest::round))
-        .api_route("/api/round/participants", get(rest::participants))
-        .api_route("/api/round/player/{address}", get(rest::player))
-        .api_route("/api/history", get(rest::history))
-        .api_route("/api/activities", get(rest::activities))
-        .api_route("/api/contract/config", get(rest::contract_config))
-        .api_route("/api/contract/address", get(rest::contract_address))
-        .api_route("/api/operator", get(rest::operator))
-        .api_route("/api/attestation", get(rest::attestation))
-        .api_route("/api/operator-key", post(rest::operator_key))
+        .api_route(
+            "/api/status",
+            get_with(rest::status, |op| errors(op, &[UNAVAILABLE])),
+        )
+        .api_route(
+            "/api/round",
+            get_with(rest::round, |op| errors(op, &[NOT_FOUND, UNAVAILABLE])),
+        )
+        .api_route(
+            "/api/round/participants",
+            get_with(rest::participants, |op| errors(op, &[UNAVAILABLE])),
+        )
+        .api_route(
+            "/api/round/player/{address}",
+            get_with(rest::player, |op| errors(op, &[BAD_REQUEST, UNAVAILABLE])),
+        )
+        .api_route(
+            "/api/history",
+            get_with(rest::history, |op| errors(op, &[BAD_REQUEST, UNAVAILABLE])),
+        )
+        .api_route(
+            "/api/activities",
+            get_with(rest::activities, |op| {
+                errors(op, &[BAD_REQUEST, UNAVAILABLE])
+            }),
+        )
+        .api_route(
+            "/api/contract/config",
+            get_with(rest::contract_config, |op| errors(op, &[UNAVAILABLE])),
+        )
+        .api_route(
+            "/api/contract/address",
+            get_with(rest::contract_address, |op| errors(op, &[UNAVAILABLE])),
+        )
+        .api_route(
+            "/api/operator",
+            get_with(rest::operator, |op| errors(op, &[UNAVAILABLE])),
+        )
+        .api_route(
+            "/api/attestation",
+            get_with(rest::attestation, |op| errors(op, &RELAY)),
+        )
+        .api_route(
+            "/api/operator-key",
+            post_with(rest::operator_key, |op| {
+                let mut statuses = RELAY.to_vec();
+                statuses.extend([CONFLICT, TOO_LARGE, UNSUPPORTED_MEDIA, UNPROCESSABLE]);
+                statuses.sort_unstable_by_key(|(code, _)| *code);
+                errors(op, &statuses)
+            }),
+        )
         .api_route("/api/page-config", get(rest::page_config))
         .api_route(
             "/ws",
             get_with(websocket, |op| {
-                op.description("The live feed: a snapshot, then every change (see FeedMessage).")
+                errors(
+                    op.description(
+                        "The live feed: a snapshot, then every change (see FeedMessage).",
+                    ),
+                    &[
+                        (400, "Not a WebSocket upgrade request."),
+                        TOO_MANY,
+                        (
+                            503,
+                            "As many WebSocket clients as host-proxy serves are connected.",
+                        ),
+                    ],
+                )
             }),
         )
         .route("/metrics", axum::routing::get(metrics_text))
@@ -122,8 +188,11 @@ pub fn router(state: AppState, settings: &WebSettings) -> Router {
             .allow_methods([Method::GET, Method::POST])
             .allow_headers([header::CONTENT_TYPE])
     };
-    app.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(cors)
+    let mut app = app.layer(DefaultBodyLimit::max(MAX_BODY_BYTES)).layer(cors);
+    for (name, value) in settings.headers.pairs() {
+        app = app.layer(SetResponseHeaderLayer::overriding(name, value));
+    }
+    app
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
@@ -174,22 +243,29 @@ async fn api_not_found(uri: axum::http::Uri) -> ApiError {
 
 async fn websocket(
     State(state): State<AppState>,
-    upgrade: WebSocketUpgrade,
-) -> impl IntoApiResponse {
+    Client(client): Client,
+    ApiUpgrade(upgrade): ApiUpgrade,
+) -> Result<axum::response::Response, ApiError> {
+    let slot = state.limits.websocket(client)?;
     let Some(permit) = state.feed.admit() else {
         ::metrics::counter!("ws_rejected_total").increment(1);
-        return ApiError::unavailable("too many WebSocket clients; try again later")
-            .into_response();
+        limits::rejected(limits::WS_ROUTE, "ws_capacity");
+        return Err(ApiError::unavailable(
+            "too many WebSocket clients; try again later",
+        ));
     };
-    upgrade
+    Ok(upgrade
         .max_message_size(feed::MAX_CLIENT_MESSAGE_BYTES)
         // tungstenite zero-fills its read buffer before every read attempt, and the
         // feed polls the socket once per message it sends: the default 128 KiB was
         // 1.3 GB and a fifth of the CPU at 10,000 clients, 4 KiB still 40 MB of
         // memset per event. Clients only send close frames and pings.
         .read_buffer_size(feed::CLIENT_READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| state.feed.serve(socket, permit))
-        .into_response()
+        .on_upgrade(move |socket| async move {
+            state.feed.serve(socket, permit).await;
+            drop(slot);
+        })
+        .into_response())
 }
 
 async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
