@@ -623,6 +623,94 @@ mod tests {
     }
 
     #[test]
+    fn limits_default_on_and_are_read_from_flags() {
+        let config = load(&["--mode", "sim", "--rpc-url", "http://h:1"]).unwrap();
+        assert_eq!(config.limits, LimitSettings::default());
+        assert!(config.limits.per_client);
+        assert_eq!(config.limits.enclave_per_minute.get(), 10);
+        assert_eq!(config.limits.enclave_burst.get(), 5);
+        assert_eq!(config.limits.max_ws_per_client, 32);
+        let config = load(&[
+            "--mode",
+            "sim",
+            "--rpc-url",
+            "http://h:1",
+            "--rate-limits",
+            "off",
+            "--enclave-requests-per-minute",
+            "100",
+            "--enclave-requests-burst",
+            "20",
+            "--max-ws-per-client",
+            "4",
+            "--max-enclave-in-flight",
+            "2",
+            "--trusted-proxy",
+            "10.0.0.0/8,192.0.2.7",
+            "--trusted-proxy",
+            "2001:db8::1/32",
+        ])
+        .unwrap();
+        let limits = &config.limits;
+        assert!(!limits.per_client);
+        assert_eq!(
+            (
+                limits.enclave_per_minute.get(),
+                limits.enclave_burst.get(),
+                limits.max_ws_per_client,
+                limits.max_enclave_in_flight
+            ),
+            (100, 20, 4, 2)
+        );
+        let proxies: Vec<String> = limits
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(proxies, ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"]);
+        assert!(config.to_string().contains("rate_limits=off"), "{config}");
+    }
+
+    #[test]
+    fn the_content_security_policy_names_the_public_rpc_origin() {
+        let config = load(&[
+            "--mode",
+            "sim",
+            "--rpc-url",
+            "http://h:1",
+            "--public-rpc-url",
+            "https://RPC.example:8545/v2/path?x=1",
+        ])
+        .unwrap();
+        let csp = config
+            .web
+            .headers
+            .content_security_policy()
+            .to_str()
+            .unwrap();
+        assert!(
+            csp.contains("connect-src 'self' https://rpc.example:8545;"),
+            "{csp}"
+        );
+        assert!(csp.contains("'wasm-unsafe-eval'") && csp.contains("frame-ancestors 'none'"));
+        for bad in [
+            "https://user:pw@rpc.example",
+            "https://rpc.example;script-src",
+        ] {
+            let err = load(&[
+                "--mode",
+                "sim",
+                "--rpc-url",
+                "http://h:1",
+                "--public-rpc-url",
+                bad,
+            ])
+            .unwrap_err();
+            assert!(matches!(err, ConfigError::PageUrl { .. }), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn cors_origins_and_log_filters_are_checked() {
         let config = load(&[
             "--mode",

@@ -246,7 +246,7 @@ async fn websocket(
     Client(client): Client,
     ApiUpgrade(upgrade): ApiUpgrade,
 ) -> Result<axum::response::Response, ApiError> {
-    let slot = state.limits.websocket(client)?;
+    // A full server first (503), then this client's share of it (429).
     let Some(permit) = state.feed.admit() else {
         ::metrics::counter!("ws_rejected_total").increment(1);
         limits::rejected(limits::WS_ROUTE, "ws_capacity");
@@ -254,6 +254,7 @@ async fn websocket(
             "too many WebSocket clients; try again later",
         ));
     };
+    let slot = state.limits.websocket(client)?;
     Ok(upgrade
         .max_message_size(feed::MAX_CLIENT_MESSAGE_BYTES)
         // tungstenite zero-fills its read buffer before every read attempt, and the

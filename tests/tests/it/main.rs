@@ -14,6 +14,7 @@ mod enclave_process;
 mod gas;
 mod hostile;
 mod lifecycle;
+mod limits;
 mod operator_flow;
 mod page;
 mod reverts;

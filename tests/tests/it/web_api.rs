@@ -300,6 +300,84 @@ async fn every_endpoint_answers_as_documented() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_lists_every_status_and_limit_and_every_answer_has_security_headers() {
+    let stack = InProcess::start(Arc::new(NoAttestation), 100).await;
+    let web = stack.web;
+    let api = OpenApi::fetch(web).await;
+    // No catch-all: every status a route answers with is listed.
+    for (path, item) in api.0["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            assert!(
+                operation["responses"].get("default").is_none(),
+                "{method} {path} has a default response"
+            );
+        }
+    }
+    let ws = &api.0["paths"]["/ws"]["get"]["responses"];
+    for code in ["101", "400", "429", "503"] {
+        assert!(ws.get(code).is_some(), "/ws does not document {code}");
+    }
+    assert!(
+        api.0["paths"]["/api/attestation"]["get"]["responses"]["429"]["headers"]
+            .get("Retry-After")
+            .is_some()
+    );
+    // The limits the handlers enforce, in the parameters' schemas.
+    let parameter = |path: &str, name: &str| {
+        api.0["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()["schema"]
+            .clone()
+    };
+    let limit = parameter("/api/history", "limit");
+    assert_eq!(
+        (&limit["minimum"], &limit["maximum"]),
+        (&1.into(), &1000.into())
+    );
+    let nonce = parameter("/api/attestation", "nonce");
+    assert_eq!(nonce["pattern"], "^(0x)?([0-9a-fA-F]{2}){1,64}$");
+    let address = parameter("/api/round/player/{address}", "address");
+    assert_eq!(address["pattern"], "^0x([0-9a-f]{40}|[0-9A-F]{40})$");
+    let sealed = &api.0["components"]["schemas"]["OperatorKeyRequest"]["properties"]["sealedKey"];
+    assert_eq!(
+        (&sealed["minLength"], &sealed["maxLength"]),
+        (&4.into(), &5464.into())
+    );
+
+    // A plain GET of the feed: a documented 400 with the error body.
+    let body = api.get(web, "/ws", "/ws", 400).await;
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a WebSocket upgrade"),
+        "{body}"
+    );
+
+    // The security headers, on API answers, errors and the page alike.
+    for path in ["/api/status", "/api/nope", "/", "/ws"] {
+        let (_, headers, _) = stack::http(web, "GET", path, None).await;
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "default-src 'self'",
+            "script-src 'self' 'wasm-unsafe-eval'",
+            "connect-src 'self'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {csp}");
+        }
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_feed_sends_a_snapshot_then_every_change() {
     let stack = InProcess::start(Arc::new(NoAttestation), 100).await;
     let mut ws = connect(stack.web).await;

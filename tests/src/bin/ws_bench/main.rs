@@ -87,9 +87,10 @@ struct HostProxy {
 }
 
 impl HostProxy {
-    /// Spawns the release binary against the control server at `control` and waits
-    /// until `/api/health` answers 200 (the store must already have a head).
-    async fn start(control: u16) -> eyre::Result<Self> {
+    /// Spawns the release binary against the control server at `control`, with
+    /// `extra` flags, and waits until `/api/health` answers 200 (the store must
+    /// already have a head).
+    async fn start(control: u16, extra: &[&str]) -> eyre::Result<Self> {
         let web = free_port();
         let mut command = Command::new(workspace_binary("host-proxy"));
         command
@@ -98,7 +99,10 @@ impl HostProxy {
             .arg(format!("--control=tcp://127.0.0.1:{control}"))
             .arg(format!("--listen=127.0.0.1:{web}"))
             .arg(format!("--max-ws-clients={MAX_WS_CLIENTS}"))
+            // Every client connects from 127.0.0.1.
+            .arg(format!("--max-ws-per-client={MAX_WS_CLIENTS}"))
             .args(["--log-filter", "warn"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
@@ -297,7 +301,7 @@ async fn fan_out(
     clients: usize,
     events: usize,
 ) -> eyre::Result<(FanOut, HostProxy)> {
-    let proxy = HostProxy::start(control).await?;
+    let proxy = HostProxy::start(control, &[]).await?;
     log(&format!(
         "{clients} clients: host-proxy pid {} on port {}",
         proxy.pid(),
@@ -664,15 +668,20 @@ struct Args {
     quick: bool,
     clients: Vec<usize>,
     events: usize,
+    /// `--limits-ab N`: only `/api/status`, N interleaved pairs of wrk runs against a
+    /// host-proxy with the per-client limits on and one with them off.
+    limits_ab: Option<usize>,
 }
 
-const USAGE: &str = "usage: ws-bench [--quick] [--clients N,N,...] [--events N]";
+const USAGE: &str =
+    "usage: ws-bench [--quick] [--clients N,N,...] [--events N] | ws-bench --limits-ab PAIRS";
 
 fn parse_args() -> eyre::Result<Args> {
     let mut args = Args {
         quick: false,
         clients: vec![1_000, 5_000, 10_000],
         events: EVENTS,
+        limits_ab: None,
     };
     let mut given = std::env::args().skip(1);
     while let Some(arg) = given.next() {
@@ -694,6 +703,12 @@ fn parse_args() -> eyre::Result<Args> {
                 let n = given.next().ok_or_else(|| eyre!("{USAGE}"))?;
                 args.events = n.parse().wrap_err("--events")?;
             }
+            "--limits-ab" => {
+                let n = given.next().ok_or_else(|| eyre!("{USAGE}"))?;
+                let pairs: usize = n.parse().wrap_err("--limits-ab")?;
+                ensure!(pairs > 0, "{USAGE}");
+                args.limits_ab = Some(pairs);
+            }
             other => bail!("unknown argument {other:?} ({USAGE})"),
         }
     }
@@ -704,7 +719,92 @@ fn parse_args() -> eyre::Result<Args> {
     Ok(args)
 }
 
+/// `/api/status` with wrk against two host-proxies at once, one with the per-client
+/// limits on (the defaults) and one with `--rate-limits off`, in `pairs` interleaved
+/// runs (on, off, off, on, ...: each side goes first as often), so drift of the
+/// machine over the run falls on both. Prints each run and the medians.
+async fn limits_ab(pairs: usize) -> eyre::Result<()> {
+    let shutdown = CancellationToken::new();
+    let _stop = shutdown.clone().drop_guard();
+    let store = Store::new(
+        Address::repeat_byte(0x11),
+        31337,
+        abi::state::StateLimits::default(),
+    );
+    let server = ControlServer::bind(
+        &Endpoint::loopback(0),
+        store.clone(),
+        Arc::new(NoAttestation),
+    )
+    .await
+    .wrap_err("bind the control server")?;
+    let control = u16::try_from(server.local().port())
+        .wrap_err_with(|| format!("control endpoint {}", server.local()))?;
+    tokio::spawn(server.run(shutdown.clone()));
+    store.set_head(head(1));
+    let on = HostProxy::start(control, &[]).await?;
+    let off = HostProxy::start(control, &["--rate-limits", "off"]).await?;
+    let mut results: [Vec<WrkResult>; 2] = [Vec::new(), Vec::new()];
+    for pair in 0..pairs {
+        let order = if pair % 2 == 0 { [0, 1] } else { [1, 0] };
+        for side in order {
+            let proxy = if side == 0 { &on } else { &off };
+            log(&format!(
+                "pair {}: limits {}",
+                pair + 1,
+                ["on", "off"][side]
+            ));
+            results[side].push(wrk(proxy).await?);
+        }
+    }
+    let median = |runs: &[WrkResult], value: fn(&WrkResult) -> f64| {
+        let mut values: Vec<f64> = runs.iter().map(value).collect();
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    println!();
+    println!("Machine: {}", tests::bench::machine());
+    println!();
+    println!(
+        "`/api/status` with `wrk {}`, limits on (defaults) and off (`--rate-limits off`), {pairs} interleaved pairs:",
+        WRK_ARGS.join(" ")
+    );
+    println!();
+    println!("| run | limits on req/s | limits off req/s | on p99 | off p99 | errors |");
+    println!("|---:|---:|---:|---:|---:|---|");
+    for (i, (a, b)) in results[0].iter().zip(&results[1]).enumerate() {
+        let errors: Vec<String> = a.errors.iter().chain(&b.errors).cloned().collect();
+        println!(
+            "| {} | {:.0} | {:.0} | {:.2} ms | {:.2} ms | {} |",
+            i + 1,
+            a.requests_per_sec,
+            b.requests_per_sec,
+            a.p99_ms,
+            b.p99_ms,
+            if errors.is_empty() {
+                "none".to_owned()
+            } else {
+                errors.join("; ")
+            }
+        );
+    }
+    let (on_rps, off_rps) = (
+        median(&results[0], |r| r.requests_per_sec),
+        median(&results[1], |r| r.requests_per_sec),
+    );
+    println!(
+        "| median | {on_rps:.0} | {off_rps:.0} | {:.2} ms | {:.2} ms | cost of the limits: {:+.1}% |",
+        median(&results[0], |r| r.p99_ms),
+        median(&results[1], |r| r.p99_ms),
+        (off_rps - on_rps) / off_rps * 100.0
+    );
+    Ok(())
+}
+
 async fn bench(args: Args) -> eyre::Result<()> {
+    if let Some(pairs) = args.limits_ab {
+        return limits_ab(pairs).await;
+    }
     let largest = args.clients.iter().copied().max().unwrap_or(0);
     let limit = open_file_limit()?;
     let needed = largest as u64 + FD_SLACK;
