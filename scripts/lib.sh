@@ -103,3 +103,32 @@ ensure_packaging_tools() {
   echo "$want" >"$venv/.installed"
   echo "$venv/bin"
 }
+
+# schemathesis (the web API's conformance test against its OpenAPI document, in
+# tests/tests/it/openapi_conformance.rs), pinned with its dependencies in
+# scripts/tools/schemathesis-requirements.txt, installed from PyPI into
+# .tools/schemathesis-venv only when the pins changed. Needs Python 3.11+. Prints the
+# schemathesis executable.
+ensure_schemathesis() {
+  local venv="$TOOLS_DIR/schemathesis-venv"
+  local req="$ROOT/scripts/tools/schemathesis-requirements.txt"
+  local want
+  want="$(sha256sum "$req" | cut -d' ' -f1)"
+  if [[ -f "$venv/.installed" && "$(cat "$venv/.installed")" == "$want" ]]; then
+    echo "$venv/bin/schemathesis"
+    return 0
+  fi
+  command -v python3 >/dev/null || die "python3 (3.11+) is required for schemathesis"
+  python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
+    die "schemathesis needs Python 3.11+, not $(python3 --version)"
+  log "installing schemathesis into .tools/schemathesis-venv ($(grep -m1 '^schemathesis==' "$req"))"
+  rm -rf "$venv"
+  python3 -m venv "$venv" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+  local out
+  if ! out="$("$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$req" 2>&1)"; then
+    printf '%s\n' "$out" >&2
+    die "pip install of schemathesis failed (is PyPI reachable?)"
+  fi
+  echo "$want" >"$venv/.installed"
+  echo "$venv/bin/schemathesis"
+}

@@ -15,6 +15,7 @@ mod gas;
 mod hostile;
 mod lifecycle;
 mod limits;
+mod openapi_conformance;
 mod operator_flow;
 mod page;
 mod reverts;
