@@ -9,6 +9,12 @@ export PATH="$TOOLS_DIR/bin:$PATH"
 ANVIL_VERSION="1.7.1"
 SOLC_VERSION="0.8.30"
 
+# Cargo's target directory (CARGO_TARGET_DIR or the workspace's), as cargo reports it.
+target_dir() {
+  cargo metadata --format-version 1 --no-deps --manifest-path "$ROOT/Cargo.toml" |
+    node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory))'
+}
+
 log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 

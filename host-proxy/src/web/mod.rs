@@ -172,7 +172,8 @@ pub fn router(state: AppState, settings: &WebSettings) -> Router {
         .route("/api/openapi.json", axum::routing::get(openapi_json))
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .with_state(state)
-        .finish_api(&mut api);
+        .finish_api_with(&mut api, feed_messages);
+    every_field_required(&mut api);
     let app = app
         .layer(Extension(Arc::new(api)))
         .layer(Extension(Arc::new(settings.page.clone())));
@@ -202,6 +203,71 @@ pub fn router(state: AppState, settings: &WebSettings) -> Router {
                 tracing::debug_span!(target: "host_proxy::web", "request", method = %request.method(), path = %request.uri().path())
             }),
         )
+}
+
+/// Puts the feed's messages in the document: OpenAPI has no place for what a
+/// WebSocket sends, so `/ws` names their schema (`FeedMessage`, in the components)
+/// in an `x-websocket-messages` extension, and clients generate its type from there.
+fn feed_messages(
+    mut api: aide::transform::TransformOpenApi<'_>,
+) -> aide::transform::TransformOpenApi<'_> {
+    let schema =
+        aide::generate::in_context(|ctx| ctx.schema.subschema_for::<abi::api::FeedMessage>());
+    let operation = api
+        .inner_mut()
+        .paths
+        .as_mut()
+        .and_then(|paths| paths.paths.get_mut("/ws"))
+        .and_then(|path| match path {
+            aide::openapi::ReferenceOr::Item(item) => item.get.as_mut(),
+            aide::openapi::ReferenceOr::Reference { .. } => None,
+        });
+    if let (Some(operation), Ok(schema)) = (operation, serde_json::to_value(schema)) {
+        operation
+            .extensions
+            .insert("x-websocket-messages".to_owned(), schema);
+    }
+    api
+}
+
+/// The request schemas, whose optional fields are optional indeed.
+const INPUT_SCHEMAS: [&str; 4] = [
+    "AttestationQuery",
+    "ListQuery",
+    "OperatorKeyRequest",
+    "PlayerPath",
+];
+
+/// Marks every property of every answer's schema required: the views serialize
+/// every field (`null` for an empty option, never skipped), while schemars lists an
+/// `Option` field as not required, which would let a client (and the page's
+/// generated types) expect it to be missing.
+fn every_field_required(api: &mut OpenApi) {
+    fn require_all(map: &mut serde_json::Map<String, serde_json::Value>) {
+        if let Some(serde_json::Value::Object(properties)) = map.get("properties") {
+            let names = properties.keys().cloned().map(serde_json::Value::String);
+            let names = serde_json::Value::Array(names.collect());
+            map.insert("required".to_owned(), names);
+        }
+        map.values_mut().for_each(walk);
+    }
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => require_all(map),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let Some(components) = api.components.as_mut() else {
+        return;
+    };
+    for (name, schema) in &mut components.schemas {
+        if !INPUT_SCHEMAS.contains(&name.as_str())
+            && let Some(object) = schema.json_schema.as_object_mut()
+        {
+            require_all(object);
+        }
+    }
 }
 
 /// The page's files: hashed assets cached for a year, everything else (the HTML)

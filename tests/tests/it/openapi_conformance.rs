@@ -86,7 +86,11 @@ async fn schemathesis_finds_nothing_the_document_does_not_say() {
     );
     // Warnings are fine; failures and errors are not (schemathesis exits 1 on
     // them, and says so in its closing line).
-    let closing = report.lines().rev().find(|line| line.starts_with('=')).unwrap_or_default();
+    let closing = report
+        .lines()
+        .rev()
+        .find(|line| line.starts_with('='))
+        .unwrap_or_default();
     assert!(
         !closing.contains("failure") && !closing.contains("error"),
         "{closing}\n{report}"

@@ -377,6 +377,27 @@ async fn the_document_lists_every_status_and_limit_and_every_answer_has_security
     }
 }
 
+/// The page's API types are generated from `frontend/openapi.json`
+/// (openapi-typescript, `npm run api:types`; `scripts/build-frontend` checks they are
+/// fresh): that file must be the document the server serves. `UPDATE_OPENAPI=1`
+/// rewrites it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_committed_openapi_document_is_the_servers() {
+    let stack = InProcess::start(Arc::new(NoAttestation), 1).await;
+    let served = OpenApi::fetch(stack.web).await.0;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../frontend/openapi.json");
+    let text = format!("{}\n", serde_json::to_string_pretty(&served).unwrap());
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == text,
+        "{} is not the document host-proxy serves: run `UPDATE_OPENAPI=1 cargo nextest run -p tests --test it the_committed_openapi_document`, then `cd frontend && npm run api:types`",
+        path.display()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_feed_sends_a_snapshot_then_every_change() {
     let stack = InProcess::start(Arc::new(NoAttestation), 100).await;
