@@ -148,12 +148,15 @@ pub(super) async fn participants(
 /// EIP-55 checksum, which a pattern cannot check): 0x and 40 hex digits of one case.
 pub const ADDRESS_PATTERN: &str = "^0x([0-9a-f]{40}|[0-9A-F]{40})$";
 
+/// An address's length in the path: 0x and 40 hex digits.
+pub const ADDRESS_CHARS: usize = 42;
+
 /// `/api/round/player/{address}`'s path.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub(super) struct PlayerPath {
     /// A 0x-prefixed Ethereum address: 40 hex digits, all lower or all upper case,
     /// or mixed case with a valid EIP-55 checksum.
-    #[schemars(regex(pattern = ADDRESS_PATTERN), length(min = 42, max = 42))]
+    #[schemars(regex(pattern = ADDRESS_PATTERN), length(min = ADDRESS_CHARS, max = ADDRESS_CHARS))]
     address: String,
 }
 
@@ -279,11 +282,17 @@ pub(super) async fn operator(
 /// bytes), with or without 0x.
 pub const NONCE_PATTERN: &str = "^(0x)?([0-9a-fA-F]{2}){1,64}$";
 
+/// Shortest nonce text: one byte, two hex digits.
+pub const MIN_NONCE_CHARS: usize = 2 * *NONCE_BYTES.start();
+
+/// Longest nonce text: 0x and two hex digits per byte of the largest nonce.
+pub const MAX_NONCE_CHARS: usize = 2 + 2 * *NONCE_BYTES.end();
+
 /// `/api/attestation`'s query.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub(super) struct AttestationQuery {
     /// A fresh random nonce, hex (with or without 0x), 1 to 64 bytes.
-    #[schemars(regex(pattern = NONCE_PATTERN), length(min = 2, max = 130))]
+    #[schemars(regex(pattern = NONCE_PATTERN), length(min = MIN_NONCE_CHARS, max = MAX_NONCE_CHARS))]
     nonce: String,
 }
 
@@ -401,4 +410,39 @@ pub(super) async fn page_config(
     Extension(page): Extension<std::sync::Arc<PageConfigView>>,
 ) -> Json<PageConfigView> {
     Json(PageConfigView::clone(&page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_patterns_say_what_the_handlers_check() {
+        // The nonce's byte range, in the pattern's repetition.
+        assert!(NONCE_PATTERN.contains(&format!(
+            "{{{},{}}}",
+            NONCE_BYTES.start(),
+            NONCE_BYTES.end()
+        )));
+        // Every address the pattern admits parses; the handler also takes mixed
+        // case with a valid checksum, and refuses a bad one.
+        for good in [
+            "0x70997970c51812dc3a010c7d01b50e0d17dc79c8",
+            "0x70997970C51812DC3A010C7D01B50E0D17DC79C8",
+            "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+        ] {
+            assert!(parse_address(good).is_ok(), "{good}");
+        }
+        assert!(parse_address("0x70997970c51812dc3A010C7d01b50e0d17dc79C8").is_err());
+        // 4,096 bytes: 1,365 groups of three and one byte, as the pattern spells it.
+        let max = abi::control::MAX_SEALED_KEY_BYTES;
+        assert_eq!(max, 3 * 1365 + 1);
+        assert!(abi::api::SEALED_KEY_PATTERN.starts_with("^(?:[A-Za-z0-9+/]{4}){0,1364}"));
+        assert_eq!(abi::api::MAX_SEALED_KEY_BASE64, 5464);
+        let engine = base64::engine::general_purpose::STANDARD;
+        assert_eq!(engine.encode(vec![0u8; max]).len(), 5464);
+        // The zero-trailing-bits rule the pattern's last characters encode.
+        assert!(engine.decode("AQ==").is_ok() && engine.decode("AB==").is_err());
+        assert!(engine.decode("AAE=").is_ok() && engine.decode("AAF=").is_err());
+    }
 }

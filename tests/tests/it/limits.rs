@@ -25,12 +25,13 @@ use tests::{
     stack::{AttestingStack, InProcess, LoopbackClient},
 };
 use tokio_tungstenite::tungstenite;
+use tokio_util::sync::CancellationToken;
 
 const FLOODER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
 const BYSTANDER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
-/// How long the flood lasts: long enough for the bystander to do everything twice.
-const FLOOD: Duration = Duration::from_secs(6);
+/// Longest the flood may last: it stops when the bystander is done, well before.
+const MAX_FLOOD: Duration = Duration::from_secs(60);
 
 /// Requests the flooder keeps in flight.
 const FLOOD_CONCURRENCY: usize = 16;
@@ -99,13 +100,15 @@ struct FloodOutcome {
 }
 
 /// `client` asks for documents and posts junk keys, [`FLOOD_CONCURRENCY`] at a time,
-/// each request claiming another `X-Forwarded-For`, for `duration`. Every refusal is
-/// checked to be a 429 with `Retry-After` and without a document.
-async fn flood(client: LoopbackClient, duration: Duration) -> FloodOutcome {
+/// each request claiming another `X-Forwarded-For`, until `stop` (at most
+/// [`MAX_FLOOD`]). Every refusal is checked to be a 429 with `Retry-After` and
+/// without a document.
+async fn flood(client: LoopbackClient, stop: CancellationToken) -> FloodOutcome {
     let mut outcome = FloodOutcome::default();
     let started = Instant::now();
     let mut n = 0u32;
-    while started.elapsed() < duration {
+    while !stop.is_cancelled() {
+        assert!(started.elapsed() < MAX_FLOOD, "the flood was never stopped");
         let batch = (0..FLOOD_CONCURRENCY).map(|i| {
             n += 1;
             let spoofed = format!("198.51.100.{}", n % 250);
@@ -183,7 +186,8 @@ async fn a_flooding_address_is_refused_while_another_is_served_and_injects_its_k
     assert_eq!(refused, 8);
 
     let started = Instant::now();
-    let flooding = tokio::spawn(flood(flooder, FLOOD));
+    let stop = CancellationToken::new();
+    let flooding = tokio::spawn(flood(flooder, stop.clone()));
 
     // Meanwhile the bystander is served normally: status, the feed, documents.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -203,11 +207,12 @@ async fn a_flooding_address_is_refused_while_another_is_served_and_injects_its_k
     let (status, body) = inject(&bystander, &document, &chain.keys[1].to_bytes()[..]).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["operator"], operator.to_checksum(None));
-    assert!(
-        started.elapsed() < FLOOD,
-        "the bystander finished after the flood"
-    );
-
+    if flooding.is_finished() {
+        // Its panic, if it had one.
+        flooding.await.unwrap();
+        panic!("the flood ended before the bystander did");
+    }
+    stop.cancel();
     let outcome = flooding.await.unwrap();
     let elapsed = started.elapsed().as_secs();
     // The flooder got its burst (one already spent on the stack's readiness check)
@@ -217,9 +222,9 @@ async fn a_flooding_address_is_refused_while_another_is_served_and_injects_its_k
         outcome.documents < allowed,
         "{outcome:?} in {elapsed} s (at most {allowed})"
     );
-    assert!(outcome.limited > 50, "{outcome:?}");
+    assert!(outcome.limited > 20, "{outcome:?}");
     assert!(
-        outcome.keys_relayed <= allowed && outcome.keys_limited > 10,
+        outcome.keys_relayed <= allowed && outcome.keys_limited > 5,
         "{outcome:?}"
     );
 
