@@ -58,8 +58,13 @@ async fn schemathesis_finds_nothing_the_document_does_not_say() {
     let url = format!("{}/api/openapi.json", stack.url());
     let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemathesis.toml");
     let seed = std::env::var("SCHEMATHESIS_SEED").unwrap_or_else(|_| DEFAULT_SEED.to_owned());
+    let workdir = tempfile::tempdir().unwrap();
+    let cwd = workdir.path().to_owned();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(bin)
+            // Whatever schemathesis writes (reports, state) lands in a temporary
+            // folder, not the repository.
+            .current_dir(cwd)
             .arg("--no-color")
             .arg("--config-file")
             .arg(&config)
