@@ -2,18 +2,27 @@
 //! it must not run anyone else's script, be framed (clickjacking a "confirm"), or
 //! leak its URLs to other sites:
 //!
-//! - `Content-Security-Policy`: scripts, styles, images and fonts from this origin
-//!   only (`data:` images too: the favicon and wallets' EIP-6963 icons);
-//!   `'wasm-unsafe-eval'` so the page can compile its attestation verifier
+//! - `Content-Security-Policy` on HTML (the page): scripts, styles, images and fonts
+//!   from this origin only (`data:` images too: the favicon and wallets' EIP-6963
+//!   icons); `'wasm-unsafe-eval'` so the page can compile its attestation verifier
 //!   (WebAssembly), and nothing else evaluated; connections to this origin (the API
 //!   and the WebSocket feed) and to `--public-rpc-url`'s origin; no plugins, no
-//!   `<base>`, no form posts, and `frame-ancestors 'none'`.
-//! - `X-Frame-Options: DENY` for browsers without `frame-ancestors`.
+//!   `<base>`, no form posts, and `frame-ancestors 'none'`. Everything else (JSON,
+//!   scripts, styles, the wasm module) gets `default-src 'none'; frame-ancestors
+//!   'none'`: a policy only documents and workers obey, so the short one says all
+//!   there is to say and keeps the API's answers small.
+//! - `X-Frame-Options: DENY` on HTML, for browsers without `frame-ancestors`.
 //! - `X-Content-Type-Options: nosniff`: a JSON answer is never run as script.
 //! - `Referrer-Policy: no-referrer`: explorer links do not tell the explorer who
 //!   sent the player.
 
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::{
+    http::{HeaderMap, HeaderValue, header},
+    response::Response,
+};
+
+/// The policy of everything that is not HTML.
+pub const NON_DOCUMENT_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
 
 /// The headers, built once from the configuration.
 #[derive(Debug, Clone)]
@@ -50,19 +59,30 @@ impl SecurityHeaders {
         &self.csp
     }
 
-    /// Every header and its value.
-    pub fn pairs(&self) -> [(HeaderName, HeaderValue); 4] {
-        [
-            (header::CONTENT_SECURITY_POLICY, self.csp.clone()),
-            (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
-            (
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ),
-            (
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            ),
-        ]
+    /// Sets the headers on `response` (the page's policy on HTML, the short one on
+    /// the rest).
+    pub fn apply(&self, mut response: Response) -> Response {
+        let headers: &mut HeaderMap = response.headers_mut();
+        let html = headers
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+        if html {
+            headers.insert(header::CONTENT_SECURITY_POLICY, self.csp.clone());
+            headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        } else {
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(NON_DOCUMENT_POLICY),
+            );
+        }
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        response
     }
 }

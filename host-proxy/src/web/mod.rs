@@ -189,11 +189,9 @@ pub fn router(state: AppState, settings: &WebSettings) -> Router {
             .allow_methods([Method::GET, Method::POST])
             .allow_headers([header::CONTENT_TYPE])
     };
-    let mut app = app.layer(DefaultBodyLimit::max(MAX_BODY_BYTES)).layer(cors);
-    for (name, value) in settings.headers.pairs() {
-        app = app.layer(SetResponseHeaderLayer::overriding(name, value));
-    }
-    app
+    let headers = settings.headers.clone();
+    app.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
@@ -203,6 +201,10 @@ pub fn router(state: AppState, settings: &WebSettings) -> Router {
                 tracing::debug_span!(target: "host_proxy::web", "request", method = %request.method(), path = %request.uri().path())
             }),
         )
+        // Outermost, so every answer has them, a timeout's 408 too.
+        .layer(tower::util::MapResponseLayer::new(
+            move |response: axum::response::Response| headers.apply(response),
+        ))
 }
 
 /// Puts the feed's messages in the document: OpenAPI has no place for what a

@@ -357,22 +357,35 @@ async fn the_document_lists_every_status_and_limit_and_every_answer_has_security
         "{body}"
     );
 
-    // The security headers, on API answers, errors and the page alike.
-    for path in ["/api/status", "/api/nope", "/", "/ws"] {
+    // The security headers: the page's policy on HTML (the no-frontend page here; the
+    // built page in the_page_is_served_with_cache_headers_and_an_spa_fallback and the
+    // browser test), the short one on everything else; nosniff and no referrer on all.
+    for (path, html) in [
+        ("/", true),
+        ("/round/7", true),
+        ("/api/status", false),
+        ("/api/nope", false),
+        ("/ws", false),
+        ("/metrics", false),
+    ] {
         let (_, headers, _) = stack::http(web, "GET", path, None).await;
         let csp = headers["content-security-policy"].to_str().unwrap();
-        for directive in [
-            "default-src 'self'",
-            "script-src 'self' 'wasm-unsafe-eval'",
-            "connect-src 'self'",
-            "frame-ancestors 'none'",
-            "object-src 'none'",
-        ] {
-            assert!(csp.contains(directive), "{path}: {csp}");
+        if html {
+            for directive in [
+                "default-src 'self'",
+                "script-src 'self' 'wasm-unsafe-eval'",
+                "connect-src 'self'",
+                "frame-ancestors 'none'",
+                "object-src 'none'",
+            ] {
+                assert!(csp.contains(directive), "{path}: {csp}");
+            }
+            assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+            assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        } else {
+            assert_eq!(csp, "default-src 'none'; frame-ancestors 'none'", "{path}");
         }
-        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
-        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
         assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
     }
 }
@@ -916,6 +929,14 @@ async fn the_page_is_served_with_cache_headers_and_an_spa_fallback() {
     assert_eq!(status, 200);
     assert!(String::from_utf8_lossy(&body).contains("lottery"));
     assert_eq!(headers[hyper::header::CACHE_CONTROL], "no-cache");
+    // The page's policy: its connections may go to the public RPC's origin.
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("connect-src 'self' http://127.0.0.1:8545;")
+            && csp.contains("'wasm-unsafe-eval'"),
+        "{csp}"
+    );
+    assert_eq!(headers["x-frame-options"], "DENY");
     let (status, headers, _) = stack::http(web, "GET", "/assets/app-1234.js", None).await;
     assert_eq!(status, 200);
     assert!(
