@@ -9,6 +9,12 @@ export PATH="$TOOLS_DIR/bin:$PATH"
 ANVIL_VERSION="1.7.1"
 SOLC_VERSION="0.8.30"
 
+# Cargo's target directory (CARGO_TARGET_DIR or the workspace's), as cargo reports it.
+target_dir() {
+  cargo metadata --format-version 1 --no-deps --manifest-path "$ROOT/Cargo.toml" |
+    node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory))'
+}
+
 log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
@@ -104,13 +110,31 @@ ensure_packaging_tools() {
   echo "$venv/bin"
 }
 
-# Where cargo puts what it builds: `cargo metadata`'s target directory, so a global
-# CARGO_TARGET_DIR (or a `build.target-dir` in a cargo config) is honoured. Cached.
-target_dir() {
-  if [[ -z "${_TARGET_DIR:-}" ]]; then
-    _TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps --locked |
-      python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')" ||
-      die "cargo metadata failed: cannot find the target directory"
+# schemathesis (the web API's conformance test against its OpenAPI document, in
+# tests/tests/it/openapi_conformance.rs), pinned with its dependencies in
+# scripts/tools/schemathesis-requirements.txt, installed from PyPI into
+# .tools/schemathesis-venv only when the pins changed. Needs Python 3.11+. Prints the
+# schemathesis executable.
+ensure_schemathesis() {
+  local venv="$TOOLS_DIR/schemathesis-venv"
+  local req="$ROOT/scripts/tools/schemathesis-requirements.txt"
+  local want
+  want="$(sha256sum "$req" | cut -d' ' -f1)"
+  if [[ -f "$venv/.installed" && "$(cat "$venv/.installed")" == "$want" ]]; then
+    echo "$venv/bin/schemathesis"
+    return 0
   fi
-  printf '%s\n' "$_TARGET_DIR"
+  command -v python3 >/dev/null || die "python3 (3.11+) is required for schemathesis"
+  python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
+    die "schemathesis needs Python 3.11+, not $(python3 --version)"
+  log "installing schemathesis into .tools/schemathesis-venv ($(grep -m1 '^schemathesis==' "$req"))"
+  rm -rf "$venv"
+  python3 -m venv "$venv" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+  local out
+  if ! out="$("$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$req" 2>&1)"; then
+    printf '%s\n' "$out" >&2
+    die "pip install of schemathesis failed (is PyPI reachable?)"
+  fi
+  echo "$want" >"$venv/.installed"
+  echo "$venv/bin/schemathesis"
 }

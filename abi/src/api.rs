@@ -163,12 +163,25 @@ pub struct AttestationSummary {
     pub user_data: Option<String>,
 }
 
+/// What `sealedKey` accepts: standard base64 with canonical padding (and zero
+/// trailing bits) of 1 to [`crate::control::MAX_SEALED_KEY_BYTES`] (4096) bytes:
+/// up to 1,364 groups of four, then a last group, or a group of four and a one-byte
+/// group (4,096 = 3 × 1,365 + 1).
+pub const SEALED_KEY_PATTERN: &str = "^(?:[A-Za-z0-9+/]{4}){0,1364}(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=|[A-Za-z0-9+/]{4}[A-Za-z0-9+/][AQgw]==)$";
+
+/// Longest `sealedKey`: 4,096 bytes in base64.
+pub const MAX_SEALED_KEY_BASE64: usize = crate::control::MAX_SEALED_KEY_BYTES.div_ceil(3) * 4;
+
 /// `POST /api/operator-key`'s body: an operator key sealed to the enclave.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OperatorKeyRequest {
     /// The sealed key (from `attest seal-key`), base64.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = SEALED_KEY_PATTERN), length(min = 4, max = MAX_SEALED_KEY_BASE64))
+    )]
     pub sealed_key: String,
 }
 

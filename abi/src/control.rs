@@ -51,6 +51,10 @@ pub const NONCE_BYTES: std::ops::RangeInclusive<usize> = 1..=64;
 /// secret and its tag are well under 1 KiB; 4 KiB leaves room for framing changes.
 pub const MAX_SEALED_KEY_BYTES: usize = 4096;
 
+/// Longest request origin ([`Request::Attestation`]'s `origin`): an IPv6 /64 in text
+/// is 24 characters; 64 leaves room for another scheme of naming clients.
+pub const MAX_ORIGIN_BYTES: usize = 64;
+
 /// What enclave-app sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -120,6 +124,12 @@ pub enum Request {
     Attestation {
         /// The caller's nonce, [`NONCE_BYTES`] long.
         nonce: ByteBuf,
+        /// Who asked, as the host names its clients (host-proxy: the client's
+        /// address), at most [`MAX_ORIGIN_BYTES`]. The enclave remembers nonces per
+        /// origin, so one client's flood cannot push out another's; a host that
+        /// lies here can only mix up its own clients. Absent from older hosts.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        origin: Option<String>,
     },
     /// An operator key sealed to the enclave's public key (the host cannot read it).
     InjectKey {
@@ -135,7 +145,7 @@ impl Request {
     /// A [`RequestError`] of kind [`RequestErrorKind::Invalid`] saying what is wrong.
     pub fn validate(&self) -> Result<(), RequestError> {
         match self {
-            Self::Attestation { nonce } if !NONCE_BYTES.contains(&nonce.len()) => {
+            Self::Attestation { nonce, .. } if !NONCE_BYTES.contains(&nonce.len()) => {
                 Err(RequestError::invalid(format!(
                     "the nonce must be {} to {} bytes, not {}",
                     NONCE_BYTES.start(),
@@ -143,6 +153,13 @@ impl Request {
                     nonce.len()
                 )))
             }
+            Self::Attestation {
+                origin: Some(origin),
+                ..
+            } if origin.len() > MAX_ORIGIN_BYTES => Err(RequestError::invalid(format!(
+                "the origin is {} bytes; at most {MAX_ORIGIN_BYTES} are accepted",
+                origin.len()
+            ))),
             Self::InjectKey { sealed } if sealed.is_empty() => {
                 Err(RequestError::invalid("the sealed key is empty"))
             }
@@ -563,11 +580,38 @@ mod tests {
             id: 1,
             request: Request::Attestation {
                 nonce: ByteBuf::from(vec![0xff; 64]),
+                origin: None,
             },
         })
         .unwrap();
         // As integers, 64 bytes of 0xff would take 128 bytes on their own.
         assert!(frame.len() < 120, "{} bytes", frame.len());
+    }
+
+    #[test]
+    fn an_attestation_request_without_origin_still_decodes() {
+        // What a host from before `origin` sends: the same map without the key.
+        #[derive(Serialize)]
+        #[serde(rename_all = "snake_case")]
+        enum OldRequest {
+            Attestation { nonce: ByteBuf },
+        }
+        let mut bytes = Vec::new();
+        ciborium::into_writer(
+            &OldRequest::Attestation {
+                nonce: ByteBuf::from(vec![1, 2]),
+            },
+            &mut bytes,
+        )
+        .unwrap();
+        let decoded: Request = ciborium::from_reader(bytes.as_slice()).unwrap();
+        assert_eq!(
+            decoded,
+            Request::Attestation {
+                nonce: ByteBuf::from(vec![1, 2]),
+                origin: None
+            }
+        );
     }
 
     #[test]
@@ -634,6 +678,7 @@ mod tests {
     fn requests_are_validated() {
         let nonce = |n| Request::Attestation {
             nonce: ByteBuf::from(vec![7; n]),
+            origin: None,
         };
         assert!(nonce(1).validate().is_ok());
         assert!(nonce(64).validate().is_ok());
@@ -648,5 +693,11 @@ mod tests {
         assert!(sealed(200).validate().is_ok());
         assert!(sealed(0).validate().is_err());
         assert!(sealed(MAX_SEALED_KEY_BYTES + 1).validate().is_err());
+        let from = |origin: String| Request::Attestation {
+            nonce: ByteBuf::from(vec![7; 8]),
+            origin: Some(origin),
+        };
+        assert!(from("2001:db8:1:2::/64".to_owned()).validate().is_ok());
+        assert!(from("x".repeat(MAX_ORIGIN_BYTES + 1)).validate().is_err());
     }
 }

@@ -14,7 +14,7 @@
 //! `--operator-address` and any second injection. The host only relays ciphertext.
 
 use std::{
-    collections::VecDeque,
+    collections::{HashMap, VecDeque},
     future::Future,
     pin::Pin,
     sync::{Arc, Mutex, PoisonError},
@@ -33,7 +33,7 @@ use attestation::{
 };
 use serde_bytes::ByteBuf;
 use tokio::sync::mpsc;
-use tracing::info;
+use tracing::{info, warn};
 use zeroize::Zeroizing;
 
 use crate::{
@@ -42,9 +42,19 @@ use crate::{
     signer::{KeySource, OperatorKey},
 };
 
-/// Nonces of issued documents remembered for key injection. A sealed key must name
-/// one of them; older ones are forgotten (the injector fetches a fresh document).
-pub const ISSUED_NONCES: usize = 256;
+/// Nonces remembered per request origin (the host's name for the client that asked,
+/// [`Request::Attestation`]'s `origin`). An origin asking for more pushes out only its
+/// own oldest: a person sealing a key fetches two or three documents, a flood from one
+/// client evicts nobody else's.
+pub const NONCES_PER_ORIGIN: usize = 16;
+
+/// Origins remembered at once. A live origin (a nonce younger than
+/// [`INJECTION_WINDOW`]) is never evicted: when this many are live, a document for a
+/// new origin is still issued, but its nonce is not remembered (a sealed key bound to
+/// it is refused) until older origins expire. With the host's per-client limits that
+/// takes this many distinct clients within ten minutes. At most 1,024 × 16 nonces of
+/// up to 64 bytes: about 2 MiB.
+pub const ORIGINS: usize = 1024;
 
 /// How long a document's nonce stays good for sealing a key to it: long enough to
 /// type a passphrase, short enough that a leaked document soon stops mattering.
@@ -87,8 +97,62 @@ pub struct Attester {
     opener: KeyOpener,
     identity: Mutex<Identity>,
     injection: Option<Injection>,
-    /// Nonces of documents issued, newest last, with when.
-    issued: Mutex<VecDeque<(Vec<u8>, Instant)>>,
+    /// Nonces of documents issued, by origin.
+    issued: Mutex<IssuedNonces>,
+}
+
+/// The nonces of documents issued in the last [`INJECTION_WINDOW`], per origin
+/// (oldest first), bounded by [`NONCES_PER_ORIGIN`] and [`ORIGINS`].
+#[derive(Debug, Default)]
+pub struct IssuedNonces {
+    by_origin: HashMap<String, VecDeque<(Vec<u8>, Instant)>>,
+}
+
+impl IssuedNonces {
+    /// Remembers `nonce`, issued `now` for `origin`; `false` when it could not be
+    /// (every origin slot holds a live one).
+    pub fn remember(&mut self, origin: &str, nonce: &[u8], now: Instant) -> bool {
+        if !self.by_origin.contains_key(origin) && self.by_origin.len() >= ORIGINS {
+            self.forget_expired(now);
+            if self.by_origin.len() >= ORIGINS {
+                return false;
+            }
+        }
+        let nonces = self.by_origin.entry(origin.to_owned()).or_default();
+        if nonces.len() == NONCES_PER_ORIGIN {
+            nonces.pop_front();
+        }
+        nonces.push_back((nonce.to_vec(), now));
+        true
+    }
+
+    /// Takes `nonce` if it was issued (to any origin) less than [`INJECTION_WINDOW`]
+    /// before `now`: it binds a sealed key once.
+    pub fn take(&mut self, nonce: &[u8], now: Instant) -> bool {
+        for nonces in self.by_origin.values_mut() {
+            let found = nonces.iter().position(|(issued, at)| {
+                issued.as_slice() == nonce && now.saturating_duration_since(*at) < INJECTION_WINDOW
+            });
+            if let Some(position) = found {
+                nonces.remove(position);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Drops nonces older than the window, and origins left with none.
+    fn forget_expired(&mut self, now: Instant) {
+        self.by_origin.retain(|_, nonces| {
+            nonces.retain(|(_, at)| now.saturating_duration_since(*at) < INJECTION_WINDOW);
+            !nonces.is_empty()
+        });
+    }
+
+    /// Origins held.
+    pub fn origins(&self) -> usize {
+        self.by_origin.len()
+    }
 }
 
 /// Where injected keys go, and what they must be.
@@ -153,7 +217,7 @@ impl Attester {
             opener,
             identity: Mutex::new(identity),
             injection: None,
-            issued: Mutex::new(VecDeque::new()),
+            issued: Mutex::new(IssuedNonces::default()),
         })
     }
 
@@ -194,7 +258,7 @@ impl Attester {
         }
     }
 
-    async fn document(&self, nonce: &[u8]) -> Result<Vec<u8>, RequestError> {
+    async fn document(&self, nonce: &[u8], origin: &str) -> Result<Vec<u8>, RequestError> {
         let user_data = self
             .user_data()
             .to_cbor()
@@ -209,11 +273,18 @@ impl Attester {
             .await
             .map_err(|e| RequestError::internal(format!("attestation task failed: {e}")))?
             .map_err(|e| RequestError::internal(format!("attestation failed: {e}")))?;
-        let mut issued = self.issued.lock().unwrap_or_else(PoisonError::into_inner);
-        if issued.len() == ISSUED_NONCES {
-            issued.pop_front();
+        let remembered = self
+            .issued
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remember(origin, nonce, Instant::now());
+        if !remembered {
+            warn!(
+                target: "enclave_app::attest",
+                origins = ORIGINS,
+                "nonce memory full of live origins: this document cannot bind a sealed key"
+            );
         }
-        issued.push_back((nonce.to_vec(), Instant::now()));
         Ok(document)
     }
 
@@ -237,17 +308,15 @@ impl Attester {
             .map_err(|e| RequestError::invalid(format!("not a sealed key: {e}")))?;
         // The nonce must be one this process attested to recently, and unused: it
         // binds the key to a document the injector verified, and stops replays.
-        {
-            let mut issued = self.issued.lock().unwrap_or_else(PoisonError::into_inner);
-            let position = issued.iter().position(|(nonce, at)| {
-                nonce.as_slice() == sealed.nonce() && at.elapsed() < INJECTION_WINDOW
-            });
-            let Some(position) = position else {
-                return Err(RequestError::refused(
-                    "the key is not sealed to a document this enclave issued in the last 10 minutes (or it was used already): fetch a fresh attestation and seal again",
-                ));
-            };
-            issued.remove(position);
+        let issued = self
+            .issued
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take(sealed.nonce(), Instant::now());
+        if !issued {
+            return Err(RequestError::refused(
+                "the key is not sealed to a document this enclave issued in the last 10 minutes (or it was used already): fetch a fresh attestation and seal again",
+            ));
         }
         let secret = self.opener.open(&sealed).map_err(|_| {
             RequestError::invalid("the sealed key does not open with this enclave's key")
@@ -298,11 +367,56 @@ impl RequestHandler for Attester {
     ) -> Pin<Box<dyn Future<Output = Result<Response, RequestError>> + Send + '_>> {
         Box::pin(async move {
             match request {
-                Request::Attestation { nonce } => Ok(Response::Attestation {
-                    document: ByteBuf::from(self.document(&nonce).await?),
+                Request::Attestation { nonce, origin } => Ok(Response::Attestation {
+                    document: ByteBuf::from(
+                        self.document(&nonce, origin.as_deref().unwrap_or_default())
+                            .await?,
+                    ),
                 }),
                 Request::InjectKey { sealed } => self.inject(&sealed).await,
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_from_one_origin_evicts_only_its_own_nonces() {
+        let mut issued = IssuedNonces::default();
+        let start = Instant::now();
+        assert!(issued.remember("192.0.2.2", b"injector", start));
+        for i in 0u32..10_000 {
+            assert!(issued.remember("192.0.2.1", &i.to_be_bytes(), start));
+        }
+        assert_eq!(issued.origins(), 2);
+        // The flood's own oldest went; its newest stay; the other's is there, once.
+        assert!(!issued.take(&0u32.to_be_bytes(), start));
+        assert!(issued.take(&9_999u32.to_be_bytes(), start));
+        let later = start + Duration::from_secs(60);
+        assert!(issued.take(b"injector", later));
+        assert!(!issued.take(b"injector", later));
+    }
+
+    #[test]
+    fn live_origins_are_never_evicted_and_expired_ones_make_room() {
+        let mut issued = IssuedNonces::default();
+        let start = Instant::now();
+        for i in 0..ORIGINS {
+            assert!(issued.remember(&format!("origin {i}"), &i.to_be_bytes(), start));
+        }
+        // Full of live origins: a new one is not remembered, no old one is lost.
+        assert!(!issued.remember("newcomer", b"new", start + Duration::from_secs(1)));
+        assert!(issued.take(&0usize.to_be_bytes(), start + Duration::from_secs(1)));
+        // An origin already held still gets its nonces remembered.
+        assert!(issued.remember("origin 5", b"again", start));
+        // Once the window has passed, expired origins give way.
+        let expired = start + INJECTION_WINDOW;
+        assert!(!issued.take(&7usize.to_be_bytes(), expired));
+        assert!(issued.remember("newcomer", b"new", expired));
+        assert_eq!(issued.origins(), 1);
+        assert!(issued.take(b"new", expired));
     }
 }

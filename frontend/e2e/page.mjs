@@ -18,6 +18,12 @@
 // Screenshots of every step, at desktop (1280x800) and phone (390x844) widths, go
 // to $ARTIFACTS_DIR. Any console error or page error fails the run, except the
 // browser's own connection errors while host-proxy is deliberately down.
+//
+// The page runs under host-proxy's Content-Security-Policy (checked on the page's
+// response): anything the policy blocks is a console error and a
+// `securitypolicyviolation` event, and either fails the run; the attestation
+// verdict is only reached if the policy lets the verifier's WebAssembly compile
+// (without 'wasm-unsafe-eval' the verdict is "Not verified" and the run fails).
 
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -211,6 +217,15 @@ page.on('pageerror', (error) => {
   log('PAGE ERROR', error.message);
 });
 await page.exposeFunction('__e2eWalletRequest', walletRequest);
+await page.exposeFunction('__e2eCspViolation', (what) => {
+  problems.push(`Content-Security-Policy violation: ${what}`);
+  log('CSP VIOLATION', what);
+});
+await page.addInitScript(() => {
+  document.addEventListener('securitypolicyviolation', (e) => {
+    window.__e2eCspViolation(`${e.violatedDirective} blocked ${e.blockedURI || '(inline)'}`);
+  });
+});
 await page.addInitScript(injectedWallet);
 
 /** Text whose colour against its background is below WCAG AA (4.5:1, or 3:1 for
@@ -316,8 +331,13 @@ const restarted = () => reply('RESTARTED');
 
 const result = {};
 try {
-  // 1. The page loads and follows the feed.
-  await page.goto(PAGE_URL);
+  // 1. The page loads (under the policy) and follows the feed.
+  const loaded = await page.goto(PAGE_URL);
+  const csp = loaded?.headers()['content-security-policy'] ?? '';
+  for (const directive of ["script-src 'self' 'wasm-unsafe-eval'", "frame-ancestors 'none'", 'connect-src']) {
+    if (!csp.includes(directive)) throw new Error(`the page's Content-Security-Policy lacks ${directive}: ${csp}`);
+  }
+  if (loaded?.headers()['x-content-type-options'] !== 'nosniff') throw new Error('the page is served without nosniff');
   await expectAttr(testid('connection'), 'data-link', (v) => v === 'live', 'the feed to be live');
   await expectAttr(testid('round'), 'data-phase', (v) => v === 'waiting', 'round 1 to take bets');
   await page.getByRole('heading', { name: /Round 1/ }).waitFor();

@@ -2,7 +2,12 @@
 //! a systemd `EnvironmentFile`), checked and turned into typed values before anything
 //! starts. The egress routes come from `--rpc-url` (one route) or an allowlist file.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    net::{IpAddr, SocketAddr},
+    num::NonZeroU32,
+    path::PathBuf,
+    time::Duration,
+};
 
 use abi::{
     endpoint::{CID_ANY, DEFAULT_CONTROL_PORT, DEFAULT_EGRESS_PORT, DEFAULT_ENCLAVE_CID, Endpoint},
@@ -10,12 +15,18 @@ use abi::{
     transport::{RpcUrl, TransportSetupError},
 };
 use clap::{Parser, ValueEnum};
+use ipnet::IpNet;
 
 use abi::api::PageConfigView;
 
 use crate::{
     egress::{self, EgressAllowlist, EgressRoute, EgressSettings},
-    web::{WebSettings, feed::FeedSettings},
+    web::{
+        WebSettings,
+        feed::FeedSettings,
+        headers::SecurityHeaders,
+        limits::{self, LimitSettings},
+    },
 };
 
 /// Where host-proxy runs, which decides the default endpoints.
@@ -131,6 +142,47 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_ws_clients: u64,
 
+    /// Per-client limits: `on`, or `off` for benchmarks and trusted networks (the
+    /// token buckets and the WebSocket connections per client; the caps on
+    /// WebSocket clients and enclave requests in flight stay).
+    #[arg(long, env = "HOST_PROXY_RATE_LIMITS", value_enum, default_value_t = Switch::On)]
+    pub rate_limits: Switch,
+
+    /// Requests a minute each client may make to /api/attestation, and separately
+    /// to POST /api/operator-key (the token bucket's refill); over it, 429 with
+    /// Retry-After.
+    #[arg(long, env = "HOST_PROXY_ENCLAVE_REQUESTS_PER_MINUTE", value_name = "N",
+          default_value_t = limits::DEFAULT_ENCLAVE_REQUESTS_PER_MINUTE,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_REQUESTS_PER_MINUTE)))]
+    pub enclave_requests_per_minute: u32,
+
+    /// Requests a client may make to each of those routes at once before the
+    /// per-minute rate applies (the token bucket's size).
+    #[arg(long, env = "HOST_PROXY_ENCLAVE_REQUESTS_BURST", value_name = "N",
+          default_value_t = limits::DEFAULT_ENCLAVE_BURST,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_REQUESTS_PER_MINUTE)))]
+    pub enclave_requests_burst: u32,
+
+    /// Open WebSocket feed connections per client; more get 429.
+    #[arg(long, env = "HOST_PROXY_MAX_WS_PER_CLIENT", value_name = "N",
+          default_value_t = limits::DEFAULT_MAX_WS_PER_CLIENT as u64,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_ws_per_client: u64,
+
+    /// Requests relayed to the enclave at once, over all clients; more get 503 at
+    /// once (never queued).
+    #[arg(long, env = "HOST_PROXY_MAX_ENCLAVE_IN_FLIGHT", value_name = "N",
+          default_value_t = limits::DEFAULT_MAX_ENCLAVE_IN_FLIGHT as u64,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_ENCLAVE_IN_FLIGHT))]
+    pub max_enclave_in_flight: u64,
+
+    /// A proxy (address or CIDR range, e.g. 10.0.0.0/8) whose X-Forwarded-For header
+    /// names the client for the per-client limits; repeat or comma-separate. From
+    /// any other peer the header is ignored.
+    #[arg(long = "trusted-proxy", env = "HOST_PROXY_TRUSTED_PROXY", value_name = "CIDR",
+          value_delimiter = ',', value_parser = parse_cidr)]
+    pub trusted_proxies: Vec<IpNet>,
+
     /// Log line format on stderr.
     #[arg(long, env = "HOST_PROXY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -143,6 +195,32 @@ pub struct Cli {
         default_value = "info"
     )]
     pub log_filter: String,
+}
+
+/// Most `--enclave-requests-per-minute` and `--enclave-requests-burst`: a thousand a
+/// second is beyond what an enclave attests anyway.
+pub const MAX_REQUESTS_PER_MINUTE: u32 = 60_000;
+
+/// Most `--max-enclave-in-flight`: the enclave queues what it cannot serve, so a
+/// larger cap only moves the queue.
+pub const MAX_ENCLAVE_IN_FLIGHT: u64 = 1024;
+
+/// On or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
+}
+
+/// An address or a CIDR range.
+fn parse_cidr(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+        .map(|net| net.trunc())
+        .map_err(|_| format!("{text:?} is not an IP address or CIDR range (e.g. 10.0.0.0/8)"))
 }
 
 const AFTER_HELP: &str = "\
@@ -206,6 +284,8 @@ pub struct Config {
     pub web: WebSettings,
     /// WebSocket feed limits.
     pub feed: FeedSettings,
+    /// Per-client limits and the enclave's in-flight cap.
+    pub limits: LimitSettings,
     /// Log line format.
     pub log_format: LogFormat,
     /// Log filter, checked to parse.
@@ -284,12 +364,32 @@ impl Config {
                 })
                 .transpose()?,
         };
+        let headers = SecurityHeaders::new(
+            page.public_rpc_url
+                .as_deref()
+                .map(|url| page_origin("--public-rpc-url", url))
+                .transpose()?
+                .as_deref(),
+        );
         Ok(Self {
             mode: cli.mode,
             web: WebSettings {
                 frontend_dir: Some(cli.frontend_dir),
                 cors_origins,
                 page,
+                headers,
+            },
+            limits: LimitSettings {
+                per_client: cli.rate_limits == Switch::On,
+                enclave_per_minute: NonZeroU32::new(cli.enclave_requests_per_minute)
+                    .unwrap_or(NonZeroU32::MIN),
+                enclave_burst: NonZeroU32::new(cli.enclave_requests_burst)
+                    .unwrap_or(NonZeroU32::MIN),
+                // Lossless: at most 1,000,000 and 1,024.
+                max_ws_per_client: usize::try_from(cli.max_ws_per_client).unwrap_or(usize::MAX),
+                max_enclave_in_flight: usize::try_from(cli.max_enclave_in_flight)
+                    .unwrap_or(usize::MAX),
+                trusted_proxies: cli.trusted_proxies,
             },
             feed: FeedSettings {
                 // Lossless: at most 1,000,000.
@@ -341,6 +441,25 @@ fn page_url(flag: &'static str, value: Option<&str>) -> Result<Option<String>, C
     Ok(Some(trimmed.to_owned()))
 }
 
+/// The origin (scheme, host, port) of a URL `page_url` accepted, for the page's
+/// Content-Security-Policy: refused when the host has characters a policy or an
+/// origin cannot hold (user info, `;`, `,`).
+fn page_origin(flag: &'static str, url: &str) -> Result<String, ConfigError> {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let valid = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if !valid {
+        return Err(ConfigError::PageUrl {
+            flag,
+            value: url.chars().take(80).collect(),
+        });
+    }
+    Ok(format!("{scheme}://{}", host.to_ascii_lowercase()))
+}
+
 impl std::fmt::Display for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -356,6 +475,17 @@ impl std::fmt::Display for Config {
             " egress_max_connections={} egress_idle_timeout_secs={}",
             self.egress.max_connections,
             self.egress.idle_timeout.as_secs()
+        )?;
+        let limits = &self.limits;
+        write!(
+            f,
+            " rate_limits={} enclave_requests_per_minute={} enclave_requests_burst={} max_ws_per_client={} max_enclave_in_flight={} trusted_proxies={}",
+            if limits.per_client { "on" } else { "off" },
+            limits.enclave_per_minute,
+            limits.enclave_burst,
+            limits.max_ws_per_client,
+            limits.max_enclave_in_flight,
+            limits.trusted_proxies.len()
         )
     }
 }
@@ -489,6 +619,94 @@ mod tests {
             ])
             .unwrap_err();
             assert!(matches!(err, ConfigError::ChainName), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn limits_default_on_and_are_read_from_flags() {
+        let config = load(&["--mode", "sim", "--rpc-url", "http://h:1"]).unwrap();
+        assert_eq!(config.limits, LimitSettings::default());
+        assert!(config.limits.per_client);
+        assert_eq!(config.limits.enclave_per_minute.get(), 10);
+        assert_eq!(config.limits.enclave_burst.get(), 5);
+        assert_eq!(config.limits.max_ws_per_client, 32);
+        let config = load(&[
+            "--mode",
+            "sim",
+            "--rpc-url",
+            "http://h:1",
+            "--rate-limits",
+            "off",
+            "--enclave-requests-per-minute",
+            "100",
+            "--enclave-requests-burst",
+            "20",
+            "--max-ws-per-client",
+            "4",
+            "--max-enclave-in-flight",
+            "2",
+            "--trusted-proxy",
+            "10.0.0.0/8,192.0.2.7",
+            "--trusted-proxy",
+            "2001:db8::1/32",
+        ])
+        .unwrap();
+        let limits = &config.limits;
+        assert!(!limits.per_client);
+        assert_eq!(
+            (
+                limits.enclave_per_minute.get(),
+                limits.enclave_burst.get(),
+                limits.max_ws_per_client,
+                limits.max_enclave_in_flight
+            ),
+            (100, 20, 4, 2)
+        );
+        let proxies: Vec<String> = limits
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(proxies, ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"]);
+        assert!(config.to_string().contains("rate_limits=off"), "{config}");
+    }
+
+    #[test]
+    fn the_content_security_policy_names_the_public_rpc_origin() {
+        let config = load(&[
+            "--mode",
+            "sim",
+            "--rpc-url",
+            "http://h:1",
+            "--public-rpc-url",
+            "https://RPC.example:8545/v2/path?x=1",
+        ])
+        .unwrap();
+        let csp = config
+            .web
+            .headers
+            .content_security_policy()
+            .to_str()
+            .unwrap();
+        assert!(
+            csp.contains("connect-src 'self' https://rpc.example:8545;"),
+            "{csp}"
+        );
+        assert!(csp.contains("'wasm-unsafe-eval'") && csp.contains("frame-ancestors 'none'"));
+        for bad in [
+            "https://user:pw@rpc.example",
+            "https://rpc.example;script-src",
+        ] {
+            let err = load(&[
+                "--mode",
+                "sim",
+                "--rpc-url",
+                "http://h:1",
+                "--public-rpc-url",
+                bad,
+            ])
+            .unwrap_err();
+            assert!(matches!(err, ConfigError::PageUrl { .. }), "{bad}: {err}");
         }
     }
 

@@ -20,7 +20,7 @@ pub mod egress;
 pub mod state;
 pub mod web;
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
 use abi::endpoint::Endpoint;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -31,7 +31,7 @@ use crate::{
     control::ControlHandle,
     egress::{EgressError, EgressForwarder},
     state::HostState,
-    web::{AppState, feed::Feed},
+    web::{AppState, feed::Feed, limits::ClientLimits},
 };
 
 /// Why host-proxy could not start.
@@ -95,23 +95,30 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     let (client, control) = control::client(config.control.clone(), state.clone());
     web::metrics::handle();
     let feed = Feed::start(state.clone(), config.feed, shutdown.clone());
+    let limits = ClientLimits::new(config.limits.clone());
     let app = web::router(
         AppState {
             host: state.clone(),
             control: control.clone(),
             feed,
+            limits: Arc::clone(&limits),
         },
         &config.web,
     );
 
     let tasks = TaskTracker::new();
+    tasks.spawn(limits.prune(shutdown.clone()));
     tasks.spawn(forwarder.run(shutdown.clone()));
     tasks.spawn(client.run(shutdown.clone()));
     let web_shutdown = shutdown.clone();
     tasks.spawn(async move {
-        let served = axum::serve(web_listener, app)
-            .with_graceful_shutdown(async move { web_shutdown.cancelled().await })
-            .await;
+        // The peer's address is what the per-client limits key on.
+        let served = axum::serve(
+            web_listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { web_shutdown.cancelled().await })
+        .await;
         if let Err(e) = served {
             tracing::error!(target: "host_proxy::web", error = %e, "web server failed");
         }

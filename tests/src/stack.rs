@@ -279,6 +279,16 @@ pub fn sim_root_pem(ca_file: &std::path::Path) -> String {
     format!("{}\n", &pem[..cut])
 }
 
+/// host-proxy flags for tests of attestation itself, which fetch dozens of documents
+/// a minute from 127.0.0.1 (more than a person would: the defaults would refuse
+/// them). The limits' own tests (`it/limits.rs`) run with the defaults.
+pub const ATTESTATION_TEST_LIMITS: [&str; 4] = [
+    "--enclave-requests-per-minute",
+    "6000",
+    "--enclave-requests-burst",
+    "1000",
+];
+
 /// host-proxy and enclave-app in sim mode attesting with a simulated CA: enclave-app
 /// generates its key (it is not the contract's operator) and accepts one injected
 /// key for `operator_address`. Ready when an attestation comes back through
@@ -302,10 +312,24 @@ impl AttestingStack {
     /// # Panics
     /// When either does not come up within 30 s.
     pub async fn start(chain: &TestChain, contract: Address, operator_address: Address) -> Self {
+        Self::start_with(chain, contract, operator_address, &ATTESTATION_TEST_LIMITS).await
+    }
+
+    /// [`Self::start`] with `host_flags` for host-proxy instead of
+    /// [`ATTESTATION_TEST_LIMITS`] (`&[]`: the default limits).
+    ///
+    /// # Panics
+    /// When either does not come up within 30 s.
+    pub async fn start_with(
+        chain: &TestChain,
+        contract: Address,
+        operator_address: Address,
+        host_flags: &[&str],
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let ca_file = dir.path().join("sim-ca.pem");
         let ports = Ports::free();
-        let host = host_proxy(ports, &chain.endpoint(), &[]);
+        let host = host_proxy(ports, &chain.endpoint(), host_flags);
         let enclave = enclave_app(
             chain,
             ports,
@@ -473,13 +497,31 @@ impl Drop for InProcess {
 
 impl InProcess {
     /// Starts both halves with `handler` answering relayed requests and at most
-    /// `max_ws_clients` feed clients; returns once host-proxy holds the first snapshot.
+    /// `max_ws_clients` feed clients, all of which may come from 127.0.0.1 (the feed
+    /// tests' crowds share that address); returns once host-proxy holds the first
+    /// snapshot.
     ///
     /// # Panics
     /// When a part cannot start.
     pub async fn start(
         handler: std::sync::Arc<dyn enclave_app::control::RequestHandler>,
         max_ws_clients: usize,
+    ) -> Self {
+        let limits = host_proxy::web::limits::LimitSettings {
+            max_ws_per_client: max_ws_clients,
+            ..Default::default()
+        };
+        Self::start_with_limits(handler, max_ws_clients, limits).await
+    }
+
+    /// [`Self::start`] with `limits` instead of the default limits.
+    ///
+    /// # Panics
+    /// When a part cannot start.
+    pub async fn start_with_limits(
+        handler: std::sync::Arc<dyn enclave_app::control::RequestHandler>,
+        max_ws_clients: usize,
+        limits: host_proxy::web::limits::LimitSettings,
     ) -> Self {
         use enclave_app::{control::ControlServer, store::Store};
         use host_proxy::{
@@ -509,6 +551,7 @@ impl InProcess {
             feed: FeedSettings {
                 max_clients: max_ws_clients,
             },
+            limits,
             log_format: abi::logging::LogFormat::Text,
             log_filter: "info".to_owned(),
         };
@@ -580,4 +623,96 @@ pub async fn http(
         .expect("body")
         .to_bytes();
     (status, headers, body)
+}
+
+/// A WebSocket client of host-proxy's feed.
+pub type FeedSocket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// A client of host-proxy's web API from one loopback source address (all of
+/// 127.0.0.0/8 is this machine), so one test can be several clients at once: a
+/// flooder and a bystander, as host-proxy's per-client limits tell them apart.
+#[derive(Debug, Clone, Copy)]
+pub struct LoopbackClient {
+    /// The source address its connections are bound to.
+    pub source: std::net::Ipv4Addr,
+    /// host-proxy's web port (on 127.0.0.1).
+    pub web: u16,
+}
+
+impl LoopbackClient {
+    /// A client at `source` (e.g. `127.0.0.2`) of host-proxy on `web`.
+    pub const fn new(source: std::net::Ipv4Addr, web: u16) -> Self {
+        Self { source, web }
+    }
+
+    /// One request, with extra `headers`: status, headers and body.
+    ///
+    /// # Panics
+    /// When the request cannot be sent.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> (u16, hyper::HeaderMap, bytes::Bytes) {
+        use http_body_util::{BodyExt, Full};
+        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        connector.set_local_address(Some(self.source.into()));
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build::<_, Full<bytes::Bytes>>(connector);
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(format!("http://127.0.0.1:{}{path}", self.web));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let payload = match body {
+            Some((content_type, bytes)) => {
+                request = request.header(hyper::header::CONTENT_TYPE, content_type);
+                bytes::Bytes::from(bytes)
+            }
+            None => bytes::Bytes::new(),
+        };
+        let response = client
+            .request(request.body(Full::new(payload)).expect("request"))
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path} from {}: {e}", self.source));
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (status, headers, body)
+    }
+
+    /// A GET: status, headers and body.
+    ///
+    /// # Panics
+    /// When the request cannot be sent.
+    pub async fn get(&self, path: &str) -> (u16, hyper::HeaderMap, bytes::Bytes) {
+        self.request("GET", path, &[], None).await
+    }
+
+    /// Opens the WebSocket feed; the refusal (an HTTP status) is the `Err`.
+    ///
+    /// # Panics
+    /// When the TCP connection cannot be made.
+    pub async fn websocket(&self) -> Result<FeedSocket, tokio_tungstenite::tungstenite::Error> {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind((self.source, 0).into())
+            .expect("bind the source address");
+        let stream = socket
+            .connect(([127, 0, 0, 1], self.web).into())
+            .await
+            .expect("connect to host-proxy");
+        tokio_tungstenite::client_async(format!("ws://127.0.0.1:{}/ws", self.web), stream)
+            .await
+            .map(|(ws, _)| ws)
+    }
 }

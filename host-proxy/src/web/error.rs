@@ -9,7 +9,7 @@ use aide::{
 };
 use axum::{
     Json,
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 
@@ -20,6 +20,8 @@ use crate::control::RelayError;
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    /// Seconds for a `Retry-After` header (429s).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -28,6 +30,7 @@ impl ApiError {
         Self {
             status: StatusCode::BAD_REQUEST,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -36,6 +39,7 @@ impl ApiError {
         Self {
             status: StatusCode::NOT_FOUND,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -44,6 +48,7 @@ impl ApiError {
         Self {
             status: StatusCode::SERVICE_UNAVAILABLE,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -52,7 +57,24 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// 429: this client sent too many; it may retry after `wait` (rounded up to
+    /// whole seconds, at least 1, for `Retry-After`).
+    pub fn too_many_requests(message: impl Into<String>, wait: std::time::Duration) -> Self {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: message.into(),
+            retry_after: Some(secs.max(1)),
+        }
+    }
+
+    /// The `Retry-After` seconds, if any.
+    pub const fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after
     }
 
     /// The status code.
@@ -85,13 +107,19 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() {
             tracing::warn!(target: "host_proxy::web", status = %self.status, error = %self.message, "request failed");
         }
-        (
+        let mut response = (
             self.status,
             Json(ErrorBody {
                 error: self.message,
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }
 

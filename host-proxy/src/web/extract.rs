@@ -3,7 +3,7 @@
 
 use aide::{OperationInput, generate::GenContext, openapi::Operation};
 use axum::{
-    extract::{FromRequest, FromRequestParts, Query, Request},
+    extract::{FromRequest, FromRequestParts, Path, Query, Request, ws::WebSocketUpgrade},
     http::request::Parts,
 };
 use serde::de::DeserializeOwned;
@@ -57,5 +57,55 @@ where
 impl<T: schemars::JsonSchema> OperationInput for ApiJson<T> {
     fn operation_input(ctx: &mut GenContext, operation: &mut Operation) {
         axum::Json::<T>::operation_input(ctx, operation);
+    }
+}
+
+/// Path parameters parsed into `T`; 400 with the reason otherwise (a segment whose
+/// percent-encoding is not UTF-8, say).
+#[derive(Debug, Clone)]
+pub(super) struct ApiPath<T>(pub(super) T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| Self(value))
+            .map_err(|e| ApiError::bad_request(format!("invalid path: {}", e.body_text())))
+    }
+}
+
+impl<T: schemars::JsonSchema> OperationInput for ApiPath<T> {
+    fn operation_input(ctx: &mut GenContext, operation: &mut Operation) {
+        Path::<T>::operation_input(ctx, operation);
+    }
+}
+
+/// A WebSocket upgrade; a request that is not one gets a 400 with the JSON error body
+/// (axum answers plain text, and 426 for a connection that cannot upgrade).
+#[derive(Debug)]
+pub(super) struct ApiUpgrade(pub(super) WebSocketUpgrade);
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiUpgrade {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        WebSocketUpgrade::from_request_parts(parts, state)
+            .await
+            .map(Self)
+            .map_err(|e| {
+                ApiError::bad_request(format!("not a WebSocket upgrade: {}", e.body_text()))
+            })
+    }
+}
+
+impl OperationInput for ApiUpgrade {
+    fn operation_input(ctx: &mut GenContext, operation: &mut Operation) {
+        WebSocketUpgrade::operation_input(ctx, operation);
     }
 }

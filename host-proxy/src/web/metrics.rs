@@ -53,6 +53,10 @@ fn describe() {
         "ws_rejected_total",
         "WebSocket upgrades refused at the connection cap."
     );
+    metrics::describe_counter!(
+        "http_rejected_total",
+        "Requests refused by a limit, by route (/api/attestation, /api/operator-key, /ws) and reason (rate_limited, enclave_busy, ws_per_client, ws_capacity)."
+    );
     metrics::describe_gauge!(
         "operator_status",
         "1 for the operator's current status (label status), 0 for the others."

@@ -5,9 +5,12 @@
 //!
 //! The router is built in a function ([`router`]) so tests drive it in-process.
 
+mod docs;
 mod error;
 mod extract;
 pub mod feed;
+pub mod headers;
+pub mod limits;
 pub mod metrics;
 pub mod rest;
 
@@ -15,14 +18,14 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use aide::{
     axum::{
-        ApiRouter, IntoApiResponse,
-        routing::{get, get_with, post},
+        ApiRouter,
+        routing::{get, get_with, post_with},
     },
     openapi::{Info, OpenApi},
 };
 use axum::{
     Extension, Json, Router,
-    extract::{DefaultBodyLimit, State, ws::WebSocketUpgrade},
+    extract::{DefaultBodyLimit, State},
     http::{HeaderValue, Method, StatusCode, header},
     response::{Html, IntoResponse},
 };
@@ -37,7 +40,10 @@ use tower_http::{
 pub use error::ApiError;
 
 use crate::{control::ControlHandle, state::HostState};
+use docs::errors;
+use extract::ApiUpgrade;
 use feed::Feed;
+use limits::{Client, ClientLimits};
 
 /// Largest request body: a sealed key is under 5.5 KB as base64 JSON; nothing else
 /// takes a body.
@@ -56,6 +62,8 @@ pub struct AppState {
     pub control: ControlHandle,
     /// The WebSocket feed.
     pub feed: Feed,
+    /// The per-client limits and the enclave's in-flight cap.
+    pub limits: Arc<ClientLimits>,
 }
 
 /// Web settings.
@@ -67,6 +75,8 @@ pub struct WebSettings {
     pub cors_origins: Vec<HeaderValue>,
     /// What `/api/page-config` tells the page (explorer, public RPC, chain name).
     pub page: abi::api::PageConfigView,
+    /// The security headers every response carries.
+    pub headers: headers::SecurityHeaders,
 }
 
 /// The whole HTTP surface.
@@ -82,31 +92,88 @@ pub fn router(state: AppState, settings: &WebSettings) -> Router {
         },
         ..OpenApi::default()
     };
+    use docs::{
+        BAD_REQUEST, CONFLICT, NOT_FOUND, RELAY, TOO_LARGE, TOO_MANY, UNAVAILABLE, UNPROCESSABLE,
+        UNSUPPORTED_MEDIA,
+    };
     let app = ApiRouter::new()
         .api_route("/api/health", get(rest::health))
-        .api_route("/api/status", get(rest::status))
-        .api_route("/api/round", get(rest::round))
-        .api_route("/api/round/participants", get(rest::participants))
-        .api_route("/api/round/player/{address}", get(rest::player))
-        .api_route("/api/history", get(rest::history))
-        .api_route("/api/activities", get(rest::activities))
-        .api_route("/api/contract/config", get(rest::contract_config))
-        .api_route("/api/contract/address", get(rest::contract_address))
-        .api_route("/api/operator", get(rest::operator))
-        .api_route("/api/attestation", get(rest::attestation))
-        .api_route("/api/operator-key", post(rest::operator_key))
+        .api_route(
+            "/api/status",
+            get_with(rest::status, |op| errors(op, &[UNAVAILABLE])),
+        )
+        .api_route(
+            "/api/round",
+            get_with(rest::round, |op| errors(op, &[NOT_FOUND, UNAVAILABLE])),
+        )
+        .api_route(
+            "/api/round/participants",
+            get_with(rest::participants, |op| errors(op, &[UNAVAILABLE])),
+        )
+        .api_route(
+            "/api/round/player/{address}",
+            get_with(rest::player, |op| errors(op, &[BAD_REQUEST, UNAVAILABLE])),
+        )
+        .api_route(
+            "/api/history",
+            get_with(rest::history, |op| errors(op, &[BAD_REQUEST, UNAVAILABLE])),
+        )
+        .api_route(
+            "/api/activities",
+            get_with(rest::activities, |op| {
+                errors(op, &[BAD_REQUEST, UNAVAILABLE])
+            }),
+        )
+        .api_route(
+            "/api/contract/config",
+            get_with(rest::contract_config, |op| errors(op, &[UNAVAILABLE])),
+        )
+        .api_route(
+            "/api/contract/address",
+            get_with(rest::contract_address, |op| errors(op, &[UNAVAILABLE])),
+        )
+        .api_route(
+            "/api/operator",
+            get_with(rest::operator, |op| errors(op, &[UNAVAILABLE])),
+        )
+        .api_route(
+            "/api/attestation",
+            get_with(rest::attestation, |op| errors(op, &RELAY)),
+        )
+        .api_route(
+            "/api/operator-key",
+            post_with(rest::operator_key, |op| {
+                let mut statuses = RELAY.to_vec();
+                statuses.extend([CONFLICT, TOO_LARGE, UNSUPPORTED_MEDIA, UNPROCESSABLE]);
+                statuses.sort_unstable_by_key(|(code, _)| *code);
+                errors(op, &statuses)
+            }),
+        )
         .api_route("/api/page-config", get(rest::page_config))
         .api_route(
             "/ws",
             get_with(websocket, |op| {
-                op.description("The live feed: a snapshot, then every change (see FeedMessage).")
+                errors(
+                    op.description(
+                        "The live feed: a snapshot, then every change (see FeedMessage).",
+                    ),
+                    &[
+                        (400, "Not a WebSocket upgrade request."),
+                        TOO_MANY,
+                        (
+                            503,
+                            "As many WebSocket clients as host-proxy serves are connected.",
+                        ),
+                    ],
+                )
             }),
         )
         .route("/metrics", axum::routing::get(metrics_text))
         .route("/api/openapi.json", axum::routing::get(openapi_json))
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .with_state(state)
-        .finish_api(&mut api);
+        .finish_api_with(&mut api, feed_messages);
+    every_field_required(&mut api);
     let app = app
         .layer(Extension(Arc::new(api)))
         .layer(Extension(Arc::new(settings.page.clone())));
@@ -122,6 +189,7 @@ pub fn router(state: AppState, settings: &WebSettings) -> Router {
             .allow_methods([Method::GET, Method::POST])
             .allow_headers([header::CONTENT_TYPE])
     };
+    let headers = settings.headers.clone();
     app.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors)
         .layer(TimeoutLayer::with_status_code(
@@ -133,6 +201,75 @@ pub fn router(state: AppState, settings: &WebSettings) -> Router {
                 tracing::debug_span!(target: "host_proxy::web", "request", method = %request.method(), path = %request.uri().path())
             }),
         )
+        // Outermost, so every answer has them, a timeout's 408 too.
+        .layer(tower::util::MapResponseLayer::new(
+            move |response: axum::response::Response| headers.apply(response),
+        ))
+}
+
+/// Puts the feed's messages in the document: OpenAPI has no place for what a
+/// WebSocket sends, so `/ws` names their schema (`FeedMessage`, in the components)
+/// in an `x-websocket-messages` extension, and clients generate its type from there.
+fn feed_messages(
+    mut api: aide::transform::TransformOpenApi<'_>,
+) -> aide::transform::TransformOpenApi<'_> {
+    let schema =
+        aide::generate::in_context(|ctx| ctx.schema.subschema_for::<abi::api::FeedMessage>());
+    let operation = api
+        .inner_mut()
+        .paths
+        .as_mut()
+        .and_then(|paths| paths.paths.get_mut("/ws"))
+        .and_then(|path| match path {
+            aide::openapi::ReferenceOr::Item(item) => item.get.as_mut(),
+            aide::openapi::ReferenceOr::Reference { .. } => None,
+        });
+    if let (Some(operation), Ok(schema)) = (operation, serde_json::to_value(schema)) {
+        operation
+            .extensions
+            .insert("x-websocket-messages".to_owned(), schema);
+    }
+    api
+}
+
+/// The request schemas, whose optional fields are optional indeed.
+const INPUT_SCHEMAS: [&str; 4] = [
+    "AttestationQuery",
+    "ListQuery",
+    "OperatorKeyRequest",
+    "PlayerPath",
+];
+
+/// Marks every property of every answer's schema required: the views serialize
+/// every field (`null` for an empty option, never skipped), while schemars lists an
+/// `Option` field as not required, which would let a client (and the page's
+/// generated types) expect it to be missing.
+fn every_field_required(api: &mut OpenApi) {
+    fn require_all(map: &mut serde_json::Map<String, serde_json::Value>) {
+        if let Some(serde_json::Value::Object(properties)) = map.get("properties") {
+            let names = properties.keys().cloned().map(serde_json::Value::String);
+            let names = serde_json::Value::Array(names.collect());
+            map.insert("required".to_owned(), names);
+        }
+        map.values_mut().for_each(walk);
+    }
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => require_all(map),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let Some(components) = api.components.as_mut() else {
+        return;
+    };
+    for (name, schema) in &mut components.schemas {
+        if !INPUT_SCHEMAS.contains(&name.as_str())
+            && let Some(object) = schema.json_schema.as_object_mut()
+        {
+            require_all(object);
+        }
+    }
 }
 
 /// The page's files: hashed assets cached for a year, everything else (the HTML)
@@ -174,22 +311,30 @@ async fn api_not_found(uri: axum::http::Uri) -> ApiError {
 
 async fn websocket(
     State(state): State<AppState>,
-    upgrade: WebSocketUpgrade,
-) -> impl IntoApiResponse {
+    Client(client): Client,
+    ApiUpgrade(upgrade): ApiUpgrade,
+) -> Result<axum::response::Response, ApiError> {
+    // A full server first (503), then this client's share of it (429).
     let Some(permit) = state.feed.admit() else {
         ::metrics::counter!("ws_rejected_total").increment(1);
-        return ApiError::unavailable("too many WebSocket clients; try again later")
-            .into_response();
+        limits::rejected(limits::WS_ROUTE, "ws_capacity");
+        return Err(ApiError::unavailable(
+            "too many WebSocket clients; try again later",
+        ));
     };
-    upgrade
+    let slot = state.limits.websocket(client)?;
+    Ok(upgrade
         .max_message_size(feed::MAX_CLIENT_MESSAGE_BYTES)
         // tungstenite zero-fills its read buffer before every read attempt, and the
         // feed polls the socket once per message it sends: the default 128 KiB was
         // 1.3 GB and a fifth of the CPU at 10,000 clients, 4 KiB still 40 MB of
         // memset per event. Clients only send close frames and pings.
         .read_buffer_size(feed::CLIENT_READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| state.feed.serve(socket, permit))
-        .into_response()
+        .on_upgrade(move |socket| async move {
+            state.feed.serve(socket, permit).await;
+            drop(slot);
+        })
+        .into_response())
 }
 
 async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {

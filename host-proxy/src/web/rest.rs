@@ -18,12 +18,7 @@ use aide::{
     openapi::{Operation, Response as DocResponse},
 };
 use alloy::primitives::{Address, U256};
-use axum::{
-    Extension, Json,
-    extract::{Path, State},
-    http::StatusCode,
-    response::IntoResponse,
-};
+use axum::{Extension, Json, extract::State, http::StatusCode, response::IntoResponse};
 use base64::Engine;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -32,8 +27,10 @@ use serde_bytes::ByteBuf;
 use super::{
     AppState,
     error::ApiError,
-    extract::{ApiJson, ApiQuery},
+    extract::{ApiJson, ApiPath, ApiQuery},
+    limits::{Client, ClientKey, EnclaveRoute},
 };
+use crate::control::RelayError;
 
 /// Entries a list endpoint returns when no `limit` is given.
 pub const DEFAULT_LIST_LIMIT: usize = 50;
@@ -147,16 +144,25 @@ pub(super) async fn participants(
     Ok(Json(snapshot(&state)?.participants.clone()))
 }
 
+/// What `/api/round/player/{address}` accepts (besides mixed case with a valid
+/// EIP-55 checksum, which a pattern cannot check): 0x and 40 hex digits of one case.
+pub const ADDRESS_PATTERN: &str = "^0x([0-9a-f]{40}|[0-9A-F]{40})$";
+
+/// An address's length in the path: 0x and 40 hex digits.
+pub const ADDRESS_CHARS: usize = 42;
+
 /// `/api/round/player/{address}`'s path.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub(super) struct PlayerPath {
-    /// A 0x-prefixed Ethereum address (any case).
+    /// A 0x-prefixed Ethereum address: 40 hex digits, all lower or all upper case,
+    /// or mixed case with a valid EIP-55 checksum.
+    #[schemars(regex(pattern = ADDRESS_PATTERN), length(min = ADDRESS_CHARS, max = ADDRESS_CHARS))]
     address: String,
 }
 
 pub(super) async fn player(
     State(state): State<AppState>,
-    Path(PlayerPath { address }): Path<PlayerPath>,
+    ApiPath(PlayerPath { address }): ApiPath<PlayerPath>,
 ) -> Result<Json<PlayerView>, ApiError> {
     let parsed = parse_address(&address)?;
     let s = snapshot(&state)?;
@@ -205,6 +211,8 @@ fn parse_address(text: &str) -> Result<Address, ApiError> {
 #[derive(Debug, Deserialize, JsonSchema)]
 pub(super) struct ListQuery {
     /// How many entries, newest first: 1 to 1000, 50 when omitted.
+    #[serde(default)]
+    #[schemars(with = "u64", range(min = 1, max = MAX_LIST_LIMIT))]
     limit: Option<u64>,
 }
 
@@ -270,20 +278,52 @@ pub(super) async fn operator(
     }))
 }
 
+/// What `/api/attestation`'s nonce accepts: hex, an even number of digits (1 to 64
+/// bytes), with or without 0x.
+pub const NONCE_PATTERN: &str = "^(0x)?([0-9a-fA-F]{2}){1,64}$";
+
+/// Shortest nonce text: one byte, two hex digits.
+pub const MIN_NONCE_CHARS: usize = 2 * *NONCE_BYTES.start();
+
+/// Longest nonce text: 0x and two hex digits per byte of the largest nonce.
+pub const MAX_NONCE_CHARS: usize = 2 + 2 * *NONCE_BYTES.end();
+
 /// `/api/attestation`'s query.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub(super) struct AttestationQuery {
     /// A fresh random nonce, hex (with or without 0x), 1 to 64 bytes.
+    #[schemars(regex(pattern = NONCE_PATTERN), length(min = MIN_NONCE_CHARS, max = MAX_NONCE_CHARS))]
     nonce: String,
+}
+
+/// Relays `request` to the enclave for `client` on `route`: only when the channel is
+/// up (a refusal then costs the client nothing), after the per-client limit and the
+/// in-flight cap.
+async fn relay(
+    state: &AppState,
+    route: EnclaveRoute,
+    client: ClientKey,
+    request: Request,
+) -> Result<Response, ApiError> {
+    request.validate().map_err(RelayError::Invalid)?;
+    if !state.host.status().connected {
+        return Err(RelayError::Unavailable.into());
+    }
+    let _in_flight = state.limits.enclave(route, client)?;
+    Ok(state.control.request(request).await?)
 }
 
 pub(super) async fn attestation(
     State(state): State<AppState>,
+    Client(client): Client,
     ApiQuery(query): ApiQuery<AttestationQuery>,
 ) -> Result<Json<AttestationView>, ApiError> {
     let text = query.nonce.strip_prefix("0x").unwrap_or(&query.nonce);
-    let nonce = alloy::hex::decode(text)
-        .map_err(|_| ApiError::bad_request("the nonce must be hex digits (an even number)"))?;
+    // Strictly NONCE_PATTERN (alloy's decoder would take a second 0x).
+    let nonce = (text.len() % 2 == 0 && text.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| alloy::hex::decode(text).ok())
+        .flatten()
+        .ok_or_else(|| ApiError::bad_request("the nonce must be hex digits (an even number)"))?;
     if !NONCE_BYTES.contains(&nonce.len()) {
         return Err(ApiError::bad_request(format!(
             "the nonce must be {} to {} bytes, not {}",
@@ -292,12 +332,16 @@ pub(super) async fn attestation(
             nonce.len()
         )));
     }
-    let response = state
-        .control
-        .request(Request::Attestation {
+    let response = relay(
+        &state,
+        EnclaveRoute::Attestation,
+        client,
+        Request::Attestation {
             nonce: ByteBuf::from(nonce),
-        })
-        .await?;
+            origin: Some(client.to_string()),
+        },
+    )
+    .await?;
     let Response::Attestation { document } = response else {
         return Err(ApiError::new(
             StatusCode::BAD_GATEWAY,
@@ -330,10 +374,11 @@ pub(super) async fn attestation(
 
 pub(super) async fn operator_key(
     State(state): State<AppState>,
+    Client(client): Client,
     ApiJson(body): ApiJson<OperatorKeyRequest>,
 ) -> Result<Json<OperatorKeyResponse>, ApiError> {
     let sealed = base64::engine::general_purpose::STANDARD
-        .decode(body.sealed_key.trim())
+        .decode(&body.sealed_key)
         .map_err(|_| ApiError::bad_request("sealedKey must be base64 (standard alphabet)"))?;
     if sealed.is_empty() || sealed.len() > MAX_SEALED_KEY_BYTES {
         return Err(ApiError::bad_request(format!(
@@ -341,12 +386,15 @@ pub(super) async fn operator_key(
             sealed.len()
         )));
     }
-    match state
-        .control
-        .request(Request::InjectKey {
+    match relay(
+        &state,
+        EnclaveRoute::OperatorKey,
+        client,
+        Request::InjectKey {
             sealed: ByteBuf::from(sealed),
-        })
-        .await?
+        },
+    )
+    .await?
     {
         Response::KeyInjected { operator } => Ok(Json(OperatorKeyResponse { operator })),
         Response::Attestation { .. } => Err(ApiError::new(
@@ -362,4 +410,39 @@ pub(super) async fn page_config(
     Extension(page): Extension<std::sync::Arc<PageConfigView>>,
 ) -> Json<PageConfigView> {
     Json(PageConfigView::clone(&page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_patterns_say_what_the_handlers_check() {
+        // The nonce's byte range, in the pattern's repetition.
+        assert!(NONCE_PATTERN.contains(&format!(
+            "{{{},{}}}",
+            NONCE_BYTES.start(),
+            NONCE_BYTES.end()
+        )));
+        // Every address the pattern admits parses; the handler also takes mixed
+        // case with a valid checksum, and refuses a bad one.
+        for good in [
+            "0x70997970c51812dc3a010c7d01b50e0d17dc79c8",
+            "0x70997970C51812DC3A010C7D01B50E0D17DC79C8",
+            "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+        ] {
+            assert!(parse_address(good).is_ok(), "{good}");
+        }
+        assert!(parse_address("0x70997970c51812dc3A010C7d01b50e0d17dc79C8").is_err());
+        // 4,096 bytes: 1,365 groups of three and one byte, as the pattern spells it.
+        let max = abi::control::MAX_SEALED_KEY_BYTES;
+        assert_eq!(max, 3 * 1365 + 1);
+        assert!(abi::api::SEALED_KEY_PATTERN.starts_with("^(?:[A-Za-z0-9+/]{4}){0,1364}"));
+        assert_eq!(abi::api::MAX_SEALED_KEY_BASE64, 5464);
+        let engine = base64::engine::general_purpose::STANDARD;
+        assert_eq!(engine.encode(vec![0u8; max]).len(), 5464);
+        // The zero-trailing-bits rule the pattern's last characters encode.
+        assert!(engine.decode("AQ==").is_ok() && engine.decode("AB==").is_err());
+        assert!(engine.decode("AAE=").is_ok() && engine.decode("AAF=").is_err());
+    }
 }

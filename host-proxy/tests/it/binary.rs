@@ -42,6 +42,18 @@ fn help_lists_every_setting_with_its_variable() {
         "--log-format",
         "--log-filter",
         "HOST_PROXY_RPC_URL",
+        "--rate-limits",
+        "HOST_PROXY_RATE_LIMITS",
+        "--enclave-requests-per-minute",
+        "HOST_PROXY_ENCLAVE_REQUESTS_PER_MINUTE",
+        "--enclave-requests-burst",
+        "HOST_PROXY_ENCLAVE_REQUESTS_BURST",
+        "--max-ws-per-client",
+        "HOST_PROXY_MAX_WS_PER_CLIENT",
+        "--max-enclave-in-flight",
+        "HOST_PROXY_MAX_ENCLAVE_IN_FLIGHT",
+        "--trusted-proxy",
+        "HOST_PROXY_TRUSTED_PROXY",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
     }
@@ -99,6 +111,39 @@ fn configuration_errors_exit_2_with_a_reason() {
                 "javascript:alert(1)",
             ],
             "--explorer-url \"javascript:alert(1)\" is not an http:// or https:// URL",
+        ),
+        (
+            vec![
+                "--mode",
+                "sim",
+                "--rpc-url",
+                "http://h:1",
+                "--trusted-proxy",
+                "10.0.0.0/33",
+            ],
+            "\"10.0.0.0/33\" is not an IP address or CIDR range",
+        ),
+        (
+            vec![
+                "--mode",
+                "sim",
+                "--rpc-url",
+                "http://h:1",
+                "--enclave-requests-per-minute",
+                "0",
+            ],
+            "--enclave-requests-per-minute",
+        ),
+        (
+            vec![
+                "--mode",
+                "sim",
+                "--rpc-url",
+                "http://h:1",
+                "--public-rpc-url",
+                "https://user@rpc.example",
+            ],
+            "--public-rpc-url",
         ),
     ] {
         let out = host_proxy(&args).output().unwrap();

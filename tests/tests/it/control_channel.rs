@@ -37,7 +37,7 @@ impl RequestHandler for Echo {
         request: Request,
     ) -> Pin<Box<dyn Future<Output = Result<Response, RequestError>> + Send + '_>> {
         Box::pin(async move {
-            let Request::Attestation { nonce } = request else {
+            let Request::Attestation { nonce, .. } = request else {
                 return Err(RequestError::refused("only attestation here"));
             };
             tokio::time::sleep(Duration::from_millis(u64::from(50 - nonce[0]))).await;
@@ -124,6 +124,7 @@ async fn the_host_follows_every_change_and_requests_get_their_own_answers() {
                 handle
                     .request(Request::Attestation {
                         nonce: ByteBuf::from(nonce),
+                        origin: None,
                     })
                     .await,
             )
@@ -155,6 +156,7 @@ async fn the_host_follows_every_change_and_requests_get_their_own_answers() {
         .handle
         .request(Request::Attestation {
             nonce: ByteBuf::from(vec![0; 65]),
+            origin: None,
         })
         .await
         .unwrap_err();
@@ -168,6 +170,7 @@ async fn requests_are_answered_even_before_attestation_exists() {
         .handle
         .request(Request::Attestation {
             nonce: ByteBuf::from(vec![9; 32]),
+            origin: None,
         })
         .await
         .unwrap_err();

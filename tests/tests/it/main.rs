@@ -15,6 +15,8 @@ mod gas;
 mod hostile;
 mod lifecycle;
 mod operator_change;
+mod limits;
+mod openapi_conformance;
 mod operator_flow;
 mod page;
 mod reverts;

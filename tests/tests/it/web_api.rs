@@ -300,6 +300,118 @@ async fn every_endpoint_answers_as_documented() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_lists_every_status_and_limit_and_every_answer_has_security_headers() {
+    let stack = InProcess::start(Arc::new(NoAttestation), 100).await;
+    let web = stack.web;
+    let api = OpenApi::fetch(web).await;
+    // No catch-all: every status a route answers with is listed.
+    for (path, item) in api.0["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            assert!(
+                operation["responses"].get("default").is_none(),
+                "{method} {path} has a default response"
+            );
+        }
+    }
+    let ws = &api.0["paths"]["/ws"]["get"]["responses"];
+    for code in ["101", "400", "429", "503"] {
+        assert!(ws.get(code).is_some(), "/ws does not document {code}");
+    }
+    assert!(
+        api.0["paths"]["/api/attestation"]["get"]["responses"]["429"]["headers"]
+            .get("Retry-After")
+            .is_some()
+    );
+    // The limits the handlers enforce, in the parameters' schemas.
+    let parameter = |path: &str, name: &str| {
+        api.0["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()["schema"]
+            .clone()
+    };
+    let limit = parameter("/api/history", "limit");
+    assert_eq!(
+        (&limit["minimum"], &limit["maximum"]),
+        (&1.into(), &1000.into())
+    );
+    let nonce = parameter("/api/attestation", "nonce");
+    assert_eq!(nonce["pattern"], "^(0x)?([0-9a-fA-F]{2}){1,64}$");
+    let address = parameter("/api/round/player/{address}", "address");
+    assert_eq!(address["pattern"], "^0x([0-9a-f]{40}|[0-9A-F]{40})$");
+    let sealed = &api.0["components"]["schemas"]["OperatorKeyRequest"]["properties"]["sealedKey"];
+    assert_eq!(
+        (&sealed["minLength"], &sealed["maxLength"]),
+        (&4.into(), &5464.into())
+    );
+
+    // A plain GET of the feed: a documented 400 with the error body.
+    let body = api.get(web, "/ws", "/ws", 400).await;
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a WebSocket upgrade"),
+        "{body}"
+    );
+
+    // The security headers: the page's policy on HTML (the no-frontend page here; the
+    // built page in the_page_is_served_with_cache_headers_and_an_spa_fallback and the
+    // browser test), the short one on everything else; nosniff and no referrer on all.
+    for (path, html) in [
+        ("/", true),
+        ("/round/7", true),
+        ("/api/status", false),
+        ("/api/nope", false),
+        ("/ws", false),
+        ("/metrics", false),
+    ] {
+        let (_, headers, _) = stack::http(web, "GET", path, None).await;
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        if html {
+            for directive in [
+                "default-src 'self'",
+                "script-src 'self' 'wasm-unsafe-eval'",
+                "connect-src 'self'",
+                "frame-ancestors 'none'",
+                "object-src 'none'",
+            ] {
+                assert!(csp.contains(directive), "{path}: {csp}");
+            }
+            assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+            assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        } else {
+            assert_eq!(csp, "default-src 'none'; frame-ancestors 'none'", "{path}");
+        }
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+    }
+}
+
+/// The page's API types are generated from `frontend/openapi.json`
+/// (openapi-typescript, `npm run api:types`; `scripts/build-frontend` checks they are
+/// fresh): that file must be the document the server serves. `UPDATE_OPENAPI=1`
+/// rewrites it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_committed_openapi_document_is_the_servers() {
+    let stack = InProcess::start(Arc::new(NoAttestation), 1).await;
+    let served = OpenApi::fetch(stack.web).await.0;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../frontend/openapi.json");
+    let text = format!("{}\n", serde_json::to_string_pretty(&served).unwrap());
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == text,
+        "{} is not the document host-proxy serves: run `UPDATE_OPENAPI=1 cargo nextest run -p tests --test it the_committed_openapi_document`, then `cd frontend && npm run api:types`",
+        path.display()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_feed_sends_a_snapshot_then_every_change() {
     let stack = InProcess::start(Arc::new(NoAttestation), 100).await;
     let mut ws = connect(stack.web).await;
@@ -817,6 +929,14 @@ async fn the_page_is_served_with_cache_headers_and_an_spa_fallback() {
     assert_eq!(status, 200);
     assert!(String::from_utf8_lossy(&body).contains("lottery"));
     assert_eq!(headers[hyper::header::CACHE_CONTROL], "no-cache");
+    // The page's policy: its connections may go to the public RPC's origin.
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("connect-src 'self' http://127.0.0.1:8545;")
+            && csp.contains("'wasm-unsafe-eval'"),
+        "{csp}"
+    );
+    assert_eq!(headers["x-frame-options"], "DENY");
     let (status, headers, _) = stack::http(web, "GET", "/assets/app-1234.js", None).await;
     assert_eq!(status, 200);
     assert!(

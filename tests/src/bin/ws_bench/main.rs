@@ -87,11 +87,26 @@ struct HostProxy {
 }
 
 impl HostProxy {
-    /// Spawns the release binary against the control server at `control` and waits
-    /// until `/api/health` answers 200 (the store must already have a head).
-    async fn start(control: u16) -> eyre::Result<Self> {
+    /// Spawns the release binary against the control server at `control`, with
+    /// `extra` flags, and waits until `/api/health` answers 200 (the store must
+    /// already have a head).
+    async fn start(control: u16, extra: &[&str]) -> eyre::Result<Self> {
+        // Every client connects from 127.0.0.1.
+        let per_client = format!("--max-ws-per-client={MAX_WS_CLIENTS}");
+        let mut args = vec![per_client.as_str()];
+        args.extend(extra);
+        Self::start_binary(&workspace_binary("host-proxy"), control, &args).await
+    }
+
+    /// [`Self::start`] for another build of host-proxy (`--limits-ab --baseline`),
+    /// with only the flags every build has, and `extra`.
+    async fn start_binary(
+        binary: &std::path::Path,
+        control: u16,
+        extra: &[&str],
+    ) -> eyre::Result<Self> {
         let web = free_port();
-        let mut command = Command::new(workspace_binary("host-proxy"));
+        let mut command = Command::new(binary);
         command
             .args(["--mode", "sim", "--rpc-url", "http://127.0.0.1:1"])
             .args(["--egress-listen", "tcp://127.0.0.1:0"])
@@ -99,6 +114,7 @@ impl HostProxy {
             .arg(format!("--listen=127.0.0.1:{web}"))
             .arg(format!("--max-ws-clients={MAX_WS_CLIENTS}"))
             .args(["--log-filter", "warn"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
@@ -297,7 +313,7 @@ async fn fan_out(
     clients: usize,
     events: usize,
 ) -> eyre::Result<(FanOut, HostProxy)> {
-    let proxy = HostProxy::start(control).await?;
+    let proxy = HostProxy::start(control, &[]).await?;
     log(&format!(
         "{clients} clients: host-proxy pid {} on port {}",
         proxy.pid(),
@@ -664,15 +680,23 @@ struct Args {
     quick: bool,
     clients: Vec<usize>,
     events: usize,
+    /// `--limits-ab N`: only `/api/status`, N interleaved pairs of wrk runs against a
+    /// host-proxy with the per-client limits on and one with them off.
+    limits_ab: Option<usize>,
+    /// `--baseline PATH`: with `--limits-ab`, a third host-proxy from another build
+    /// (one from before the limits existed, say) in each round.
+    baseline: Option<std::path::PathBuf>,
 }
 
-const USAGE: &str = "usage: ws-bench [--quick] [--clients N,N,...] [--events N]";
+const USAGE: &str = "usage: ws-bench [--quick] [--clients N,N,...] [--events N] | ws-bench --limits-ab PAIRS [--baseline HOST_PROXY_BINARY]";
 
 fn parse_args() -> eyre::Result<Args> {
     let mut args = Args {
         quick: false,
         clients: vec![1_000, 5_000, 10_000],
         events: EVENTS,
+        limits_ab: None,
+        baseline: None,
     };
     let mut given = std::env::args().skip(1);
     while let Some(arg) = given.next() {
@@ -694,6 +718,16 @@ fn parse_args() -> eyre::Result<Args> {
                 let n = given.next().ok_or_else(|| eyre!("{USAGE}"))?;
                 args.events = n.parse().wrap_err("--events")?;
             }
+            "--limits-ab" => {
+                let n = given.next().ok_or_else(|| eyre!("{USAGE}"))?;
+                let pairs: usize = n.parse().wrap_err("--limits-ab")?;
+                ensure!(pairs > 0, "{USAGE}");
+                args.limits_ab = Some(pairs);
+            }
+            "--baseline" => {
+                let path = given.next().ok_or_else(|| eyre!("{USAGE}"))?;
+                args.baseline = Some(path.into());
+            }
             other => bail!("unknown argument {other:?} ({USAGE})"),
         }
     }
@@ -704,7 +738,125 @@ fn parse_args() -> eyre::Result<Args> {
     Ok(args)
 }
 
+/// `/api/status` with wrk against host-proxies running at once: one with the
+/// per-client limits on (the defaults), one with `--rate-limits off`, and with
+/// `baseline` one of that build; `pairs` interleaved rounds, each side first in turn,
+/// so drift of the machine over the run falls on all. Prints each round and the
+/// medians.
+async fn limits_ab(pairs: usize, baseline: Option<&std::path::Path>) -> eyre::Result<()> {
+    let shutdown = CancellationToken::new();
+    let _stop = shutdown.clone().drop_guard();
+    let store = Store::new(
+        Address::repeat_byte(0x11),
+        31337,
+        abi::state::StateLimits::default(),
+    );
+    let server = ControlServer::bind(
+        &Endpoint::loopback(0),
+        store.clone(),
+        Arc::new(NoAttestation),
+    )
+    .await
+    .wrap_err("bind the control server")?;
+    let control = u16::try_from(server.local().port())
+        .wrap_err_with(|| format!("control endpoint {}", server.local()))?;
+    tokio::spawn(server.run(shutdown.clone()));
+    store.set_head(head(1));
+    let mut sides = vec![
+        ("limits on", HostProxy::start(control, &[]).await?),
+        (
+            "limits off",
+            HostProxy::start(control, &["--rate-limits", "off"]).await?,
+        ),
+    ];
+    if let Some(binary) = baseline {
+        sides.push((
+            "baseline",
+            HostProxy::start_binary(binary, control, &[]).await?,
+        ));
+    }
+    let mut results: Vec<Vec<WrkResult>> = sides.iter().map(|_| Vec::new()).collect();
+    for round in 0..pairs {
+        for k in 0..sides.len() {
+            let side = (round + k) % sides.len();
+            log(&format!("round {}: {}", round + 1, sides[side].0));
+            results[side].push(wrk(&sides[side].1).await?);
+        }
+    }
+    let median = |runs: &[WrkResult], value: fn(&WrkResult) -> f64| {
+        let mut values: Vec<f64> = runs.iter().map(value).collect();
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    println!();
+    println!("Machine: {}", tests::bench::machine());
+    println!();
+    println!(
+        "`/api/status` with `wrk {}`: {}; {pairs} interleaved rounds (requests/s, p99):",
+        WRK_ARGS.join(" "),
+        sides
+            .iter()
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!();
+    let names: Vec<&str> = sides.iter().map(|(name, _)| *name).collect();
+    println!("| round | {} | errors |", names.join(" | "));
+    println!("|---:|{}---|", "---:|".repeat(names.len()));
+    for round in 0..pairs {
+        let cells: Vec<String> = results
+            .iter()
+            .map(|runs| {
+                format!(
+                    "{:.0} ({:.1} ms)",
+                    runs[round].requests_per_sec, runs[round].p99_ms
+                )
+            })
+            .collect();
+        let errors: Vec<String> = results
+            .iter()
+            .flat_map(|runs| runs[round].errors.clone())
+            .collect();
+        println!(
+            "| {} | {} | {} |",
+            round + 1,
+            cells.join(" | "),
+            if errors.is_empty() {
+                "none".to_owned()
+            } else {
+                errors.join("; ")
+            }
+        );
+    }
+    let rps: Vec<f64> = results
+        .iter()
+        .map(|runs| median(runs, |r| r.requests_per_sec))
+        .collect();
+    let cells: Vec<String> = results
+        .iter()
+        .zip(&rps)
+        .map(|(runs, rps)| format!("{rps:.0} ({:.1} ms)", median(runs, |r| r.p99_ms)))
+        .collect();
+    println!("| median | {} | |", cells.join(" | "));
+    println!();
+    println!(
+        "Limits on against off: {:+.1}% requests/s (median).",
+        (rps[0] - rps[1]) / rps[1] * 100.0
+    );
+    if let Some(base) = rps.get(2) {
+        println!(
+            "Limits on against the baseline build: {:+.1}% requests/s (median).",
+            (rps[0] - base) / base * 100.0
+        );
+    }
+    Ok(())
+}
+
 async fn bench(args: Args) -> eyre::Result<()> {
+    if let Some(pairs) = args.limits_ab {
+        return limits_ab(pairs, args.baseline.as_deref()).await;
+    }
     let largest = args.clients.iter().copied().max().unwrap_or(0);
     let limit = open_file_limit()?;
     let needed = largest as u64 + FD_SLACK;
