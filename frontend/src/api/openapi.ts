@@ -988,6 +988,19 @@ export interface components {
             minParticipants: number;
             /** @description The operator key, once set. */
             operator: string | null;
+            /**
+             * Format: uint64
+             * @description Seconds between an operator's announcement and the earliest time it may act
+             *      (fixed at deployment).
+             */
+            operatorDelay: number;
+            /**
+             * @description The enclave image measurement (PCR0, 96 hex digits) recorded on chain for the
+             *      operator, once one is set.
+             */
+            operatorPcr0: string | null;
+            /** @description An announced operator change that has not taken effect yet. */
+            pendingOperator: components["schemas"]["PendingOperatorView"] | null;
             /** @description The deployer; receives the commission. */
             publisher: string;
         };
@@ -1223,6 +1236,19 @@ export interface components {
              * @description Their probability of winning, `amount / totalPot`, in `[0, 1]`.
              */
             winChance: number;
+        };
+        /** @description An announced operator change: who, with which measurement, and from when. */
+        PendingOperatorView: {
+            /**
+             * Format: uint64
+             * @description The earliest chain time it takes effect; it then waits for the current round
+             *      to settle if one takes bets.
+             */
+            effectiveAt: number;
+            /** @description The announced operator. */
+            operator: string;
+            /** @description Its enclave image measurement (PCR0, 96 hex digits). */
+            pcr0: string | null;
         };
         /** @description `/api/round/player/{address}`'s path. */
         PlayerPath: {

@@ -69,6 +69,8 @@ export type RoundView<W = bigint> = Refined<Schemas['RoundView'], W>;
 export type ParticipantView<W = bigint> = Refined<Schemas['ParticipantView'], W>;
 /** `ConfigView`: the contract's settings. */
 export type ConfigView<W = bigint> = Refined<Schemas['ConfigView'], W>;
+/** `PendingOperatorView`: an announced operator change (effective from `effectiveAt`). */
+export type PendingOperatorView = Refined<Schemas['PendingOperatorView']>;
 /** `HistoryEntry`: one settled round. */
 export type HistoryEntry<W = bigint> = Refined<Schemas['HistoryEntry'], W>;
 /** `Activity`: one contract event for the feed. */
