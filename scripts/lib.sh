@@ -10,7 +10,12 @@ ANVIL_VERSION="1.7.1"
 SOLC_VERSION="0.8.30"
 
 # Cargo's target directory (CARGO_TARGET_DIR or the workspace's), as cargo reports it.
+# Without cargo (a Nitro parent that only runs the image), CARGO_TARGET_DIR or target/.
 target_dir() {
+  if ! command -v cargo >/dev/null; then
+    printf '%s\n' "${CARGO_TARGET_DIR:-$ROOT/target}"
+    return 0
+  fi
   cargo metadata --format-version 1 --no-deps --manifest-path "$ROOT/Cargo.toml" |
     node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory))'
 }
