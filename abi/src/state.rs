@@ -243,6 +243,28 @@ pub enum OperatorStatus {
         #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
         transaction_hash: Option<TxHash>,
     },
+    /// An action is due, but the RPC upstreams do not report the same facts (head
+    /// block, round, operator); nothing is signed until a quorum agrees.
+    AwaitingAgreement {
+        /// The round.
+        round_id: u64,
+        /// The upstream that disagrees or did not answer (host and port).
+        upstream: String,
+        /// The fact it reports differently (`head.timestamp`, `round.endTime`, …).
+        fact: String,
+        /// The whole finding, in a sentence.
+        reason: String,
+    },
+    /// The last transaction for this action reverted (or its simulation did): it is not
+    /// sent again until the chain state it was decided on changes.
+    Held {
+        /// The round.
+        round_id: u64,
+        /// The action held (`commit`, `draw`, `refund`, `close-expired`).
+        action: String,
+        /// Why, in a sentence.
+        reason: String,
+    },
     /// Something failed; the operator keeps retrying while that can still help.
     Error {
         /// What failed, in a sentence.

@@ -124,6 +124,17 @@ impl RpcUrl {
         )
     }
 
+    /// `host:port` (the scheme's default port when none is given): what the URL
+    /// reveals about the upstream without its path, which often holds an API key.
+    pub fn host_port(&self) -> String {
+        let host = self.uri.host().unwrap_or_default();
+        let port = self
+            .uri
+            .port_u16()
+            .unwrap_or(if self.is_https() { 443 } else { 80 });
+        format!("{host}:{port}")
+    }
+
     /// The URI.
     pub const fn uri(&self) -> &Uri {
         &self.uri
@@ -442,6 +453,14 @@ mod tests {
             RpcUrl::parse(ok).unwrap();
         }
         assert!(RpcUrl::parse("https://x.org").unwrap().is_https());
+        assert_eq!(
+            RpcUrl::parse("https://x.org/v2/KEY").unwrap().host_port(),
+            "x.org:443"
+        );
+        assert_eq!(
+            RpcUrl::parse("http://127.0.0.1:8545").unwrap().host_port(),
+            "127.0.0.1:8545"
+        );
         assert!(RpcUrl::parse("http://127.0.0.1:1").unwrap().is_local());
     }
 

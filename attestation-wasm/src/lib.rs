@@ -95,6 +95,12 @@ struct UserDataJson {
     operator: String,
     /// How the operator key came to be: `generated`, `injected`, `file`, `environment`.
     key_source: KeyOrigin,
+    /// Whether one sealed key may be injected (for the pinned operator address only).
+    key_injection: bool,
+    /// The JSON-RPC upstreams the enclave trusts, as `host:port`.
+    rpc_hosts: Vec<String>,
+    /// How many of them must agree before the operator signs.
+    rpc_quorum: u8,
 }
 
 #[derive(Debug, Serialize)]
@@ -184,6 +190,9 @@ fn summarize(verified: &VerifiedDocument) -> Verified {
             contract: hex_address(&u.contract),
             operator: hex_address(&u.operator),
             key_source: u.key_origin,
+            key_injection: u.key_injection,
+            rpc_hosts: u.rpc_hosts.clone(),
+            rpc_quorum: u.rpc_quorum,
         }),
     }
 }

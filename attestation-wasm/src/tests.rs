@@ -122,6 +122,9 @@ fn simulated() -> Simulated {
         contract: [0x11; 20],
         operator: [0xab; 20],
         key_origin: KeyOrigin::Generated,
+        key_injection: false,
+        rpc_hosts: vec!["rpc.example.org:443".into()],
+        rpc_quorum: 1,
     };
     Simulated {
         provider,

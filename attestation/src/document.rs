@@ -340,6 +340,16 @@ pub struct UserData {
     pub operator: [u8; 20],
     /// How the operator key came to be.
     pub key_origin: KeyOrigin,
+    /// Whether the enclave accepts one sealed key injected later (only for the
+    /// operator address it was started with).
+    pub key_injection: bool,
+    /// The JSON-RPC upstreams the enclave trusts for chain facts, as `host:port`
+    /// (paths, which often hold API keys, are left out). Empty in documents of
+    /// builds before this field.
+    pub rpc_hosts: Vec<String>,
+    /// How many of [`Self::rpc_hosts`] must agree before the operator signs (0 in
+    /// documents of builds before this field).
+    pub rpc_quorum: u8,
 }
 
 /// `UserData` on the wire: addresses as 20-byte CBOR byte strings.
@@ -352,6 +362,12 @@ struct WireUserData {
     contract: ByteArray<20>,
     operator: ByteArray<20>,
     key_origin: KeyOrigin,
+    #[serde(default)]
+    key_injection: bool,
+    #[serde(default)]
+    rpc_hosts: Vec<String>,
+    #[serde(default)]
+    rpc_quorum: u8,
 }
 
 impl UserData {
@@ -365,6 +381,9 @@ impl UserData {
             contract: ByteArray::new(self.contract),
             operator: ByteArray::new(self.operator),
             key_origin: self.key_origin,
+            key_injection: self.key_injection,
+            rpc_hosts: self.rpc_hosts.clone(),
+            rpc_quorum: self.rpc_quorum,
         };
         let mut out = Vec::new();
         ciborium::ser::into_writer(&wire, &mut out).map_err(|e| DocumentError::Encode {
@@ -400,6 +419,9 @@ impl UserData {
             contract: wire.contract.into_array(),
             operator: wire.operator.into_array(),
             key_origin: wire.key_origin,
+            key_injection: wire.key_injection,
+            rpc_hosts: wire.rpc_hosts,
+            rpc_quorum: wire.rpc_quorum,
         })
     }
 }
@@ -467,9 +489,40 @@ mod tests {
             contract: [0x11; 20],
             operator: [0x22; 20],
             key_origin: KeyOrigin::Injected,
+            key_injection: true,
+            rpc_hosts: vec!["rpc1.example:443".into(), "rpc2.example:443".into()],
+            rpc_quorum: 2,
         };
         let bytes = user.to_cbor().unwrap();
         assert_eq!(UserData::from_cbor(&bytes).unwrap(), user);
+        // Documents of builds before the injection and upstream fields still decode.
+        #[derive(Serialize)]
+        struct Older {
+            app: String,
+            version: String,
+            chain_id: u64,
+            contract: ByteArray<20>,
+            operator: ByteArray<20>,
+            key_origin: KeyOrigin,
+        }
+        let mut older = Vec::new();
+        ciborium::ser::into_writer(
+            &Older {
+                app: user.app.clone(),
+                version: user.version.clone(),
+                chain_id: 1,
+                contract: ByteArray::new([0x11; 20]),
+                operator: ByteArray::new([0x22; 20]),
+                key_origin: KeyOrigin::Generated,
+            },
+            &mut older,
+        )
+        .unwrap();
+        let decoded = UserData::from_cbor(&older).unwrap();
+        assert_eq!(
+            (decoded.key_injection, decoded.rpc_hosts.len(), decoded.rpc_quorum),
+            (false, 0, 0)
+        );
         assert!(UserData::from_cbor(b"\x01").is_err());
         let too_big = UserData {
             app: "x".repeat(600),

@@ -11,7 +11,11 @@
 //! process issued, bound to that document's nonce, is opened here and handed to the
 //! operator, once. A nonce this process did not issue, or issued and already saw
 //! used, is refused (no replays), as is a key for another address than
-//! `--operator-address` and any second injection. The host only relays ciphertext.
+//! `--operator-address` and any second injection. Injection is off unless
+//! `--operator-address` is set (documents then say `key_injection: false`), and a key is
+//! never injected while the enclave's own key is the contract's operator: anyone can
+//! fetch a document and seal a key to it, so only the pinned address decides whose key
+//! may operate. The host only relays ciphertext.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -40,6 +44,7 @@ use crate::{
     config::{Config, Mode},
     control::RequestHandler,
     signer::{KeySource, OperatorKey},
+    store::Store,
 };
 
 /// Nonces remembered per request origin (the host's name for the client that asked,
@@ -97,6 +102,8 @@ pub struct Attester {
     opener: KeyOpener,
     identity: Mutex<Identity>,
     injection: Option<Injection>,
+    /// The RPC upstreams' `host:port` and the quorum, for `user_data`.
+    rpc_trust: (Vec<String>, u8),
     /// Nonces of documents issued, by origin.
     issued: Mutex<IssuedNonces>,
 }
@@ -158,7 +165,11 @@ impl IssuedNonces {
 /// Where injected keys go, and what they must be.
 struct Injection {
     operator: mpsc::Sender<OperatorKey>,
-    expected: Option<Address>,
+    /// The only address an injected key may have.
+    expected: Address,
+    /// The mirrored contract: while the enclave's own key is its operator, no key is
+    /// injected.
+    store: Store,
     done: Mutex<bool>,
 }
 
@@ -217,23 +228,35 @@ impl Attester {
             opener,
             identity: Mutex::new(identity),
             injection: None,
+            rpc_trust: (Vec::new(), 0),
             issued: Mutex::new(IssuedNonces::default()),
         })
     }
 
-    /// Accepts one sealed key, sent to `operator`; when `expected` is set the key's
-    /// address must be it.
+    /// Accepts one sealed key for the address `expected`, sent to `operator`, and only
+    /// while the enclave's own key is not the operator of the contract `store` mirrors.
+    /// Without this call every injection is refused.
     #[must_use]
     pub fn with_injection(
         mut self,
         operator: mpsc::Sender<OperatorKey>,
-        expected: Option<Address>,
+        expected: Address,
+        store: Store,
     ) -> Self {
         self.injection = Some(Injection {
             operator,
             expected,
+            store,
             done: Mutex::new(false),
         });
+        self
+    }
+
+    /// Names the JSON-RPC upstreams (`host:port`) and the quorum in every document's
+    /// `user_data`, so a verifier sees whom the enclave trusts for chain facts.
+    #[must_use]
+    pub fn with_rpc_trust(mut self, hosts: Vec<String>, quorum: u8) -> Self {
+        self.rpc_trust = (hosts, quorum);
         self
     }
 
@@ -255,6 +278,9 @@ impl Attester {
                 KeySource::Environment => KeyOrigin::Environment,
                 KeySource::Injected => KeyOrigin::Injected,
             },
+            key_injection: self.injection.is_some(),
+            rpc_hosts: self.rpc_trust.0.clone(),
+            rpc_quorum: self.rpc_trust.1,
         }
     }
 
@@ -292,7 +318,7 @@ impl Attester {
     async fn inject(&self, sealed: &[u8]) -> Result<Response, RequestError> {
         let Some(injection) = &self.injection else {
             return Err(RequestError::unsupported(
-                "this enclave-app does not accept injected keys",
+                "this enclave-app does not accept injected keys: it was started without --operator-address, which pins the one address an injected key may have",
             ));
         };
         if *injection
@@ -303,6 +329,16 @@ impl Attester {
             return Err(RequestError::refused(
                 "an operator key was already injected; restart the enclave to inject another",
             ));
+        }
+        let own = self.identity().operator;
+        if injection
+            .store
+            .config()
+            .is_some_and(|c| c.operator == Some(own))
+        {
+            return Err(RequestError::refused(format!(
+                "this enclave's own key ({own}) is the contract's operator: a key is never injected over an operating one"
+            )));
         }
         let sealed = SealedKey::from_cbor(sealed)
             .map_err(|e| RequestError::invalid(format!("not a sealed key: {e}")))?;
@@ -324,12 +360,11 @@ impl Attester {
         let key = OperatorKey::from_injected(&secret)
             .map_err(|e| RequestError::invalid(e.to_string()))?;
         drop(secret);
-        if let Some(expected) = injection.expected
-            && key.address() != expected
-        {
+        if key.address() != injection.expected {
             return Err(RequestError::refused(format!(
-                "the key's address {} is not the configured operator {expected}",
-                key.address()
+                "the key's address {} is not the pinned operator address {} (--operator-address)",
+                key.address(),
+                injection.expected
             )));
         }
         let address = key.address();

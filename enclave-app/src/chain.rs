@@ -225,6 +225,17 @@ pub struct ContractState {
     pub participants: Vec<ParticipantView>,
 }
 
+/// What the operator acts on, read at one block: the block and the two O(1) views.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Facts {
+    /// The block (number, hash, timestamp).
+    pub head: ChainHead,
+    /// `getConfig()`.
+    pub config: ConfigView,
+    /// `getRound()`.
+    pub round: RoundView,
+}
+
 /// Read access to the chain and the lottery contract.
 #[derive(Clone)]
 pub struct ChainClient {
@@ -397,6 +408,62 @@ impl ChainClient {
         Ok(out)
     }
 
+    /// The facts the operator acts on at block `number`: the block itself and
+    /// `getConfig` and `getRound` pinned to it, in one JSON-RPC batch (O(1) in the
+    /// number of players). `None` when the node does not have that block yet.
+    ///
+    /// # Errors
+    /// On RPC failure after retries, or contract data this build cannot decode.
+    pub async fn facts(&self, number: u64) -> Result<Option<Facts>, ChainError> {
+        retry("facts", || async {
+            let mut batch = self.client.new_batch();
+            let block = batch
+                .add_call::<_, Option<alloy::rpc::types::Block>>(
+                    "eth_getBlockByNumber",
+                    &(BlockNumberOrTag::Number(number), false),
+                )
+                .map_err(|e| ChainError::from_rpc(&e))?;
+            let mut add = |input: Vec<u8>| {
+                let tx = TransactionRequest::default()
+                    .to(self.contract)
+                    .input(Bytes::from(input).into());
+                batch
+                    .add_call::<_, Bytes>("eth_call", &(tx, BlockId::number(number)))
+                    .map_err(|e| ChainError::from_rpc(&e))
+            };
+            let config = add(Lottery::getConfigCall {}.abi_encode())?;
+            let round = add(Lottery::getRoundCall {}.abi_encode())?;
+            batch.send().await.map_err(|e| ChainError::from_rpc(&e))?;
+            let Some(block) = block.await.map_err(|e| ChainError::from_rpc(&e))? else {
+                return Ok(None);
+            };
+            let (config, round) =
+                tokio::try_join!(config, round).map_err(|e| ChainError::from_rpc(&e))?;
+            let decode = |e: alloy::sol_types::Error| ChainError::Decode(e.to_string());
+            let config = Lottery::getConfigCall::abi_decode_returns(&config).map_err(decode)?;
+            let round = Lottery::getRoundCall::abi_decode_returns(&round).map_err(decode)?;
+            Ok(Some(Facts {
+                head: BlockRef::from_header(&block.header).head(),
+                config: config.into(),
+                round: RoundView::try_from(round).map_err(|e| ChainError::Decode(e.to_string()))?,
+            }))
+        })
+        .await
+    }
+
+    /// Sends a signed transaction, counting "already known" as success.
+    ///
+    /// # Errors
+    /// The node's refusal, or a transport failure.
+    pub async fn send_raw(&self, raw: &[u8]) -> Result<(), ChainError> {
+        match self.provider.send_raw_transaction(raw).await {
+            Ok(_) => Ok(()),
+            // A resend of a transaction the node already has is not a failure.
+            Err(e) if is_known_transaction(&e) => Ok(()),
+            Err(e) => Err(ChainError::from_rpc(&e)),
+        }
+    }
+
     /// `getConfig`, `getRound` and `getParticipants` in one JSON-RPC batch pinned to
     /// `block`, so the three answers describe the same state.
     ///
@@ -461,6 +528,9 @@ pub struct TxSender {
     wallet: EthereumWallet,
     from: Address,
     chain_id: u64,
+    /// The other upstreams: every signed transaction goes to them too, so one that
+    /// drops or holds it cannot keep it off the chain.
+    also: Vec<ChainClient>,
     /// The next nonce to use; `None` until read from the node (and after a failure
     /// that may have left it wrong).
     next_nonce: Option<u64>,
@@ -488,8 +558,16 @@ impl TxSender {
             wallet,
             from,
             chain_id,
+            also: Vec::new(),
             next_nonce: None,
         }
+    }
+
+    /// Also sends every signed transaction to `others`.
+    #[must_use]
+    pub fn with_broadcast_to(mut self, others: Vec<ChainClient>) -> Self {
+        self.also = others;
+        self
     }
 
     /// The operator address.
@@ -501,6 +579,7 @@ impl TxSender {
     /// nonce read afresh.
     pub fn with_signer(&self, wallet: EthereumWallet, from: Address) -> Self {
         Self::new(self.chain.clone(), wallet, from, self.chain_id)
+            .with_broadcast_to(self.also.clone())
     }
 
     /// Forgets the local nonce; the next send reads it from the node again. Call after
@@ -598,6 +677,16 @@ impl TxSender {
         self.broadcast(pending).await
     }
 
+    /// Sends `pending` again unchanged (same nonce, same fees, so the same hash): for
+    /// a transaction a node dropped after the replacements ran out.
+    ///
+    /// # Errors
+    /// When it cannot be signed or sent.
+    pub async fn resend(&mut self, pending: &mut PendingTx, head: u64) -> Result<(), ChainError> {
+        pending.sent_at_block = head;
+        self.broadcast(pending).await
+    }
+
     /// The receipt of whichever of `pending`'s hashes was mined, if any.
     ///
     /// # Errors
@@ -684,11 +773,16 @@ impl TxSender {
         let envelope = TxEnvelope::from(tx.into_signed(signature));
         let hash = *envelope.tx_hash();
         let raw = envelope.encoded_2718();
-        match self.chain.provider.send_raw_transaction(&raw).await {
-            Ok(_) => {}
-            // A resend of a transaction the node already has is not a failure.
-            Err(e) if is_known_transaction(&e) => {}
-            Err(e) => return Err(ChainError::from_rpc(&e)),
+        let (first, others) = tokio::join!(
+            self.chain.send_raw(&raw),
+            futures_util::future::join_all(self.also.iter().map(|c| c.send_raw(&raw)))
+        );
+        // Sent when any upstream took it; the followed one's error otherwise.
+        if let Err(e) = first {
+            if !others.iter().any(Result::is_ok) {
+                return Err(e);
+            }
+            debug!(target: "operator::tx", %hash, error = %e, "the followed upstream refused it; another took it");
         }
         pending.hash = hash;
         if !pending.hashes.contains(&hash) {

@@ -107,6 +107,17 @@ pub const DEFAULT_REPLACE_AFTER_BLOCKS: u64 = 3;
 /// would outlive the draw window.
 pub const REPLACE_AFTER_BLOCKS_RANGE: RangeInclusive<u64> = 1..=100;
 
+/// Most RPC endpoints enclave-app takes: each one is a TLS connection pool inside
+/// the enclave and an egress route on the host.
+pub const MAX_RPC_URLS: usize = 8;
+
+/// Default `clock_margin_secs` in nitro mode: the enclave's clock comes from the
+/// hypervisor (kvm-clock), which the host cannot set; 2 s covers its drift against
+/// the chain's block producers.
+pub const DEFAULT_NITRO_CLOCK_MARGIN_SECS: u64 = 2;
+/// `clock_margin_secs` bounds: up to an hour (longer would outlast draw windows).
+pub const CLOCK_MARGIN_SECS_RANGE: RangeInclusive<u64> = 0..=3600;
+
 /// Default `log_filter`.
 pub const DEFAULT_LOG_FILTER: &str = "info";
 
@@ -272,6 +283,32 @@ pub enum ConfigError {
         /// Where the setting came from.
         origin: String,
     },
+    /// An `http://` RPC URL in nitro mode.
+    #[error(
+        "--mode nitro needs https:// RPC URLs, but {origin} gives {url}: over plain HTTP the host could read and rewrite every answer (block times, the round, a draw's simulation)"
+    )]
+    PlaintextRpcInNitro {
+        /// Where the URLs came from.
+        origin: String,
+        /// The offending URL, redacted.
+        url: String,
+    },
+    /// The egress endpoint's port leaves no room for one port per RPC URL.
+    #[error("{origin} leaves no port for each of the {urls} RPC URLs (URL N uses the egress port + N)")]
+    EgressPortsExhausted {
+        /// Where the egress came from.
+        origin: String,
+        /// How many URLs were given.
+        urls: usize,
+    },
+    /// More RPC URLs than [`MAX_RPC_URLS`].
+    #[error("{origin} gives {count} RPC URLs; at most {MAX_RPC_URLS} are supported")]
+    TooManyRpcUrls {
+        /// Where the URLs came from.
+        origin: String,
+        /// How many were given.
+        count: usize,
+    },
     /// A plaintext key (file or environment) in nitro mode.
     #[error(
         "--mode nitro refuses plaintext operator keys (given by {origin}): inside an enclave the key is generated at boot or injected sealed"
@@ -327,15 +364,34 @@ struct Cli {
     #[arg(long, env = "ENCLAVE_MODE", value_enum)]
     mode: Option<Mode>,
 
-    /// Ethereum JSON-RPC endpoint, http:// or https://. Required. Only scheme, host and
-    /// port are ever printed: paths and queries often carry API keys.
+    /// Ethereum JSON-RPC endpoint, http:// or https:// (https:// only in nitro mode).
+    /// Required; repeat it (or give a comma-separated list) for several independent
+    /// providers, which must agree before the operator signs. The first one is followed
+    /// for events. Only scheme, host and port are ever printed: paths and queries often
+    /// carry API keys.
     #[arg(
         long,
         env = "ENCLAVE_RPC_URL",
         value_name = "URL",
-        hide_env_values = true
+        hide_env_values = true,
+        value_delimiter = ',',
+        action = clap::ArgAction::Append
     )]
-    rpc_url: Option<String>,
+    rpc_url: Vec<String>,
+
+    /// How many of the RPC endpoints must report the same facts (head block, round,
+    /// operator) before the operator signs a transaction [1..=number of URLs].
+    /// Default: all of them.
+    #[arg(long, env = "ENCLAVE_RPC_QUORUM", value_name = "K")]
+    rpc_quorum: Option<u64>,
+
+    /// Seconds enclave-app's own clock must be past a round's end of betting before
+    /// its seed is revealed, whatever the chain's blocks say [0..=3600]. Default: 2 in
+    /// nitro mode (the hypervisor's clock, which the host cannot set); off in sim mode,
+    /// where tests move chain time ahead of the wall clock. It only ever delays a
+    /// reveal.
+    #[arg(long, env = "ENCLAVE_CLOCK_MARGIN_SECS", value_name = "SECS")]
+    clock_margin_secs: Option<u64>,
 
     /// Address of the Lottery contract to operate. Required.
     #[arg(long, env = "ENCLAVE_CONTRACT", value_name = "ADDRESS")]
@@ -343,7 +399,8 @@ struct Cli {
 
     /// Where RPC connections go: the host's egress forwarder as vsock://CID:PORT (nitro)
     /// or tcp://HOST:PORT (sim), or `direct` to the RPC URL's host (sim only). Default:
-    /// tcp://127.0.0.1:7101 in sim mode, vsock://3:7101 in nitro mode.
+    /// tcp://127.0.0.1:7101 in sim mode, vsock://3:7101 in nitro mode. The Nth RPC URL
+    /// (from 0) goes to PORT+N, so host-proxy's allowlist has one route per URL.
     #[arg(long, env = "ENCLAVE_EGRESS", value_name = "ENDPOINT|direct", value_parser = Egress::parse)]
     egress: Option<Egress>,
 
@@ -357,8 +414,9 @@ struct Cli {
     #[arg(long, env = "ENCLAVE_CONTROL_LISTEN", value_name = "ENDPOINT", value_parser = Endpoint::parse)]
     control_listen: Option<Endpoint>,
 
-    /// The operator address a sealed key injected later must have (its key is refused
-    /// otherwise). Unset: any injected key is accepted, once.
+    /// Accept one sealed operator key injected later (POST /api/operator-key), and only
+    /// a key for this address. Unset: injection is refused (the generated key is used).
+    /// In nitro mode this is baked into the image, so PCR0 measures it.
     #[arg(long, env = "ENCLAVE_OPERATOR_ADDRESS", value_name = "ADDRESS")]
     operator_address: Option<Address>,
 
@@ -436,7 +494,9 @@ Environment only:
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     mode: Option<Mode>,
-    rpc_url: Option<String>,
+    rpc_url: Option<OneOrMany>,
+    rpc_quorum: Option<u64>,
+    clock_margin_secs: Option<u64>,
     contract: Option<Address>,
     egress: Option<Egress>,
     rpc_ca_file: Option<PathBuf>,
@@ -456,6 +516,23 @@ struct FileConfig {
     log_filter: Option<String>,
 }
 
+/// A file value that may be one string or a list of them (`rpc_url`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            Self::One(one) => vec![one],
+            Self::Many(many) => many,
+        }
+    }
+}
+
 /// The validated configuration.
 ///
 /// `Debug` is safe to print: the key is a [`Secret`] and the URL an [`RpcUrl`], both of
@@ -464,8 +541,12 @@ struct FileConfig {
 pub struct Config {
     /// Where enclave-app runs.
     pub mode: Mode,
-    /// The JSON-RPC endpoint.
-    pub rpc_url: RpcUrl,
+    /// The JSON-RPC endpoints, at least one; the first is followed for events.
+    pub rpc_urls: Vec<RpcUrl>,
+    /// How many of [`Self::rpc_urls`] must agree before the operator signs.
+    pub rpc_quorum: usize,
+    /// How far the local clock must be past a round's end before its seed is revealed.
+    pub clock_margin_secs: Option<u64>,
     /// The Lottery contract.
     pub contract: Address,
     /// Where RPC connections go.
@@ -608,14 +689,21 @@ impl fmt::Display for Config {
         }
         write!(
             f,
-            "mode={} rpc_url={} contract={} egress={} rpc_ca_file={} control_listen={} operator_address={} sim_ca_file={} \
+            "mode={} rpc_url={} rpc_quorum={} clock_margin_secs={} contract={} egress={} rpc_ca_file={} control_listen={} operator_address={} sim_ca_file={} \
              operator_key={} operator_key_file={} \
              poll_interval_ms={} lookback_blocks={} log_chunk_blocks={} \
              reconcile_interval_secs={} history_limit={} activity_limit={} \
              receipt_timeout_secs={} replace_after_blocks={} log_format={} log_filter={:?} \
              config_file={}",
             self.mode,
-            self.rpc_url,
+            self.rpc_urls
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            self.rpc_quorum,
+            self.clock_margin_secs
+                .map_or_else(|| "<none>".to_owned(), |s| s.to_string()),
             self.contract,
             self.egress,
             Opt(self.rpc_ca_file.as_deref()),
@@ -666,6 +754,24 @@ impl Egress {
         } else {
             Endpoint::parse(text).map(Self::Via)
         }
+    }
+
+    /// The route of RPC URL number `index` (from 0): the forwarder endpoint's port
+    /// plus `index`, since host-proxy routes by listen endpoint (one upstream each);
+    /// `None` when that port would overflow.
+    pub fn for_upstream(&self, index: usize) -> Option<Self> {
+        let offset = u32::try_from(index).ok()?;
+        Some(match self {
+            Self::Direct => Self::Direct,
+            Self::Via(Endpoint::Tcp { host, port }) => Self::Via(Endpoint::Tcp {
+                host: host.clone(),
+                port: u16::try_from(u32::from(*port) + offset).ok()?,
+            }),
+            Self::Via(Endpoint::Vsock { cid, port }) => Self::Via(Endpoint::Vsock {
+                cid: *cid,
+                port: port.checked_add(offset)?,
+            }),
+        })
     }
 
     /// The default: host-proxy's forwarder on loopback (sim) or on the parent (nitro).
@@ -910,8 +1016,10 @@ impl Parsed {
         let (mode, _) = self
             .optional("mode", cli.mode, file.mode)
             .ok_or(ConfigError::Missing { key: "mode" })?;
+        let given_urls = (!cli.rpc_url.is_empty()).then(|| cli.rpc_url.clone());
         let (rpc_url, rpc_origin) = self
-            .optional("rpc_url", cli.rpc_url.clone(), file.rpc_url)
+            .optional("rpc_url", given_urls, file.rpc_url.map(OneOrMany::into_vec))
+            .filter(|(urls, _)| !urls.is_empty())
             .ok_or(ConfigError::Missing { key: "rpc_url" })?;
         let (contract, _) = self
             .optional("contract", cli.contract, file.contract)
@@ -942,10 +1050,59 @@ impl Parsed {
             }
         }
 
-        let rpc_url = RpcUrl::parse(&rpc_url).map_err(|source| ConfigError::RpcUrl {
-            origin: rpc_origin,
-            source,
-        })?;
+        let rpc_urls = rpc_url
+            .iter()
+            .map(|url| {
+                RpcUrl::parse(url.trim()).map_err(|source| ConfigError::RpcUrl {
+                    origin: rpc_origin.clone(),
+                    source,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if rpc_urls.len() > MAX_RPC_URLS {
+            return Err(ConfigError::TooManyRpcUrls {
+                origin: rpc_origin,
+                count: rpc_urls.len(),
+            });
+        }
+        if mode == Mode::Nitro {
+            // Over plain HTTP the host reads and rewrites every answer: block times,
+            // the round, the simulation of a draw. Only TLS ends inside the enclave.
+            if let Some(url) = rpc_urls.iter().find(|url| !url.is_https()) {
+                return Err(ConfigError::PlaintextRpcInNitro {
+                    origin: rpc_origin,
+                    url: url.to_string(),
+                });
+            }
+        }
+        let urls = rpc_urls.len() as u64;
+        let (rpc_quorum, quorum_origin) = self
+            .optional("rpc_quorum", cli.rpc_quorum, file.rpc_quorum)
+            .unwrap_or((urls, "the default rpc_quorum".to_owned()));
+        if !(1..=urls).contains(&rpc_quorum) {
+            return Err(ConfigError::OutOfRange {
+                origin: quorum_origin,
+                value: rpc_quorum,
+                min: 1,
+                max: urls,
+            });
+        }
+        let clock_margin_secs = match self.optional(
+            "clock_margin_secs",
+            cli.clock_margin_secs,
+            file.clock_margin_secs,
+        ) {
+            Some((secs, origin)) if !CLOCK_MARGIN_SECS_RANGE.contains(&secs) => {
+                return Err(ConfigError::OutOfRange {
+                    origin,
+                    value: secs,
+                    min: *CLOCK_MARGIN_SECS_RANGE.start(),
+                    max: *CLOCK_MARGIN_SECS_RANGE.end(),
+                });
+            }
+            Some((secs, _)) => Some(secs),
+            None => (mode == Mode::Nitro).then_some(DEFAULT_NITRO_CLOCK_MARGIN_SECS),
+        };
 
         let egress = self
             .optional("egress", cli.egress.clone(), file.egress)
@@ -977,6 +1134,12 @@ impl Parsed {
                     value: control_listen.0.to_string(),
                 });
             }
+        }
+        if egress.0.for_upstream(rpc_urls.len() - 1).is_none() {
+            return Err(ConfigError::EgressPortsExhausted {
+                origin: egress.1,
+                urls: rpc_urls.len(),
+            });
         }
         let rpc_ca_file = self
             .optional("rpc_ca_file", cli.rpc_ca_file.clone(), file.rpc_ca_file)
@@ -1069,7 +1232,10 @@ impl Parsed {
 
         Ok(Config {
             mode,
-            rpc_url,
+            rpc_urls,
+            // Lossless: at most MAX_RPC_URLS.
+            rpc_quorum: usize::try_from(rpc_quorum).unwrap_or(usize::MAX),
+            clock_margin_secs,
             contract,
             egress: egress.0,
             rpc_ca_file,
@@ -1184,7 +1350,7 @@ mod tests {
         let file = format!("contract = \"{CONTRACT}\"\nmode = \"nitro\"\n");
         let config = Config::load_with_file(["enclave-app"], &env, &file).unwrap();
         assert_eq!(config.mode, Mode::Sim, "env beats file");
-        assert!(config.rpc_url.is_local());
+        assert!(config.rpc_urls[0].is_local());
         assert_eq!(config.contract.to_string(), CONTRACT);
     }
 
@@ -1246,7 +1412,8 @@ mod tests {
                 .replace(
                     "operator_address=0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
                     "operator_address=<none>"
-                ),
+                )
+                .replace("clock_margin_secs=2", "clock_margin_secs=<none>"),
             defaults.to_string()
         );
     }
@@ -1437,7 +1604,7 @@ mod tests {
             "--mode",
             "nitro",
             "--rpc-url",
-            "http://h:1",
+            "https://h:1",
             "--contract",
             CONTRACT,
         ];
@@ -1465,6 +1632,83 @@ mod tests {
             Config::load(nitro, &HashMap::new()).unwrap().mode,
             Mode::Nitro
         );
+    }
+
+    #[test]
+    fn several_rpc_urls_come_with_a_quorum() {
+        let two = with(&["--rpc-url", "http://127.0.0.1:2"]);
+        let config = Config::load(two.clone(), &HashMap::new()).unwrap();
+        assert_eq!(config.rpc_urls.len(), 2);
+        assert_eq!(config.rpc_quorum, 2, "the default quorum is all of them");
+        assert_eq!(config.clock_margin_secs, None, "no clock margin in sim mode");
+        let mut one_of_two = two.clone();
+        one_of_two.extend(["--rpc-quorum", "1", "--clock-margin-secs", "3"]);
+        let config = Config::load(one_of_two, &HashMap::new()).unwrap();
+        assert_eq!((config.rpc_quorum, config.clock_margin_secs), (1, Some(3)));
+        let line = config.redacted();
+        assert!(
+            line.contains("rpc_url=http://127.0.0.1:8545,http://127.0.0.1:2 rpc_quorum=1 clock_margin_secs=3"),
+            "{line}"
+        );
+        // The environment takes a comma-separated list; the file a string or a list.
+        let args = ["enclave-app", "--mode", "sim", "--contract", CONTRACT];
+        let from_env = Config::load(
+            args,
+            &env(&[("ENCLAVE_RPC_URL", "http://127.0.0.1:1, http://127.0.0.1:2")]),
+        )
+        .unwrap();
+        assert_eq!(from_env.rpc_urls.len(), 2);
+        let from_file = Config::load_with_file(
+            args,
+            &HashMap::new(),
+            "rpc_url = [\"http://127.0.0.1:1\", \"http://127.0.0.1:2\", \"http://127.0.0.1:3\"]",
+        )
+        .unwrap();
+        assert_eq!((from_file.rpc_urls.len(), from_file.rpc_quorum), (3, 3));
+        // A quorum larger than the URLs (or zero) is refused, naming the bound.
+        for bad in ["0", "3"] {
+            let mut args = two.clone();
+            args.extend(["--rpc-quorum", bad]);
+            let err = Config::load(args, &HashMap::new()).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("--rpc-quorum is {bad}, outside the allowed range 1..=2")
+            );
+        }
+        let err = Config::load(with(&["--clock-margin-secs", "3601"]), &HashMap::new()).unwrap_err();
+        assert!(matches!(err, ConfigError::OutOfRange { .. }), "{err}");
+        // URL N goes to the egress port + N.
+        let egress = Egress::parse("tcp://127.0.0.1:7101").unwrap();
+        assert_eq!(egress.for_upstream(1).unwrap().to_string(), "tcp://127.0.0.1:7102");
+        let mut crowded = two;
+        crowded.extend(["--egress", "tcp://127.0.0.1:65535"]);
+        let err = Config::load(crowded, &HashMap::new()).unwrap_err();
+        assert!(matches!(err, ConfigError::EgressPortsExhausted { .. }), "{err}");
+    }
+
+    #[test]
+    fn nitro_needs_tls_to_every_upstream_and_keeps_a_clock_margin() {
+        let nitro = [
+            "enclave-app",
+            "--mode",
+            "nitro",
+            "--contract",
+            CONTRACT,
+            "--rpc-url",
+            "https://a.example/",
+        ];
+        let config = Config::load(nitro, &HashMap::new()).unwrap();
+        assert_eq!(config.clock_margin_secs, Some(DEFAULT_NITRO_CLOCK_MARGIN_SECS));
+        let mut plain = nitro.to_vec();
+        plain.extend(["--rpc-url", "http://b.example/v2/SECRETAPIKEY"]);
+        let err = Config::load(plain, &HashMap::new()).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::PlaintextRpcInNitro { origin, .. } if origin == "--rpc-url"),
+            "{err}"
+        );
+        let text = err.to_string();
+        assert!(text.contains("needs https://") && text.contains("http://b.example"), "{text}");
+        assert!(!format!("{err} {err:?}").contains("SECRET"), "{err:?}");
     }
 
     #[test]

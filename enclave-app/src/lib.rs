@@ -9,9 +9,10 @@
 //! What it must not do: decide *whether* a round is drawn (it only reacts to chain
 //! state, so the attested code is the whole policy); let the operator key, or anything
 //! derived from it but the address and signatures, leave the process through an API,
-//! log line, error or `Debug` print; print anything on stdout; read the wall clock for
-//! chain decisions (chain time comes from blocks); or keep state across restarts (it is
-//! rebuilt from the chain).
+//! log line, error or `Debug` print; print anything on stdout; let the wall clock
+//! advance a chain decision (chain time comes from blocks; the clock only ever delays a
+//! seed's reveal); sign on facts fewer than `--rpc-quorum` upstreams confirm; or keep
+//! state across restarts (it is rebuilt from the chain).
 
 pub mod attest;
 pub mod chain;
@@ -19,6 +20,7 @@ pub mod config;
 pub mod control;
 pub mod mirror;
 pub mod operator;
+pub mod quorum;
 pub mod signer;
 pub mod store;
 
@@ -39,6 +41,7 @@ use crate::{
     control::ControlServer,
     mirror::{Mirror, MirrorSettings},
     operator::{Operator, OperatorSettings},
+    quorum::{Quorum, Upstream},
     signer::{OperatorKey, SignerError},
     store::Store,
 };
@@ -85,7 +88,19 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     );
     // The provider first: in nitro mode a missing NSM is the first thing to know.
     let provider = attest::provider(&config)?;
-    let client = ChainClient::new(rpc_client(&config)?, config.contract);
+    let upstreams = config
+        .rpc_urls
+        .iter()
+        .enumerate()
+        .map(|(i, url)| {
+            Ok(Upstream {
+                name: url.host_port(),
+                client: ChainClient::new(rpc_client(&config, i, url)?, config.contract),
+            })
+        })
+        .collect::<Result<Vec<_>, ChainError>>()?;
+    let client = upstreams[0].client.clone();
+    let quorum = Quorum::new(upstreams, config.rpc_quorum);
     // Bound before the chain is reached, so a bad endpoint fails at once; connections
     // are served once the state exists.
     let control = config.control_listen.listen().await?;
@@ -100,7 +115,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     };
     let store = Store::new(config.contract, chain_id, limits);
     let (injected_tx, injected_rx) = tokio::sync::mpsc::channel(1);
-    let attester = Attester::new(
+    let mut attester = Attester::new(
         provider,
         Identity {
             chain_id,
@@ -109,7 +124,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
             key_source: key.source(),
         },
     )?
-    .with_injection(injected_tx, config.operator_address);
+    .with_rpc_trust(
+        quorum.upstreams().iter().map(|u| u.name.clone()).collect(),
+        u8::try_from(quorum.needed()).unwrap_or(u8::MAX),
+    );
+    match config.operator_address {
+        Some(expected) => {
+            attester = attester.with_injection(injected_tx, expected, store.clone());
+        }
+        None => drop(injected_tx),
+    }
     let control = ControlServer::new(control, store.clone(), Arc::new(attester));
     let mirror = Mirror::new(
         client.clone(),
@@ -121,15 +145,22 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
             reconcile_interval: config.reconcile_interval(),
         },
     );
-    let sender = TxSender::new(client, key.wallet(), key.address(), chain_id);
+    let sender = TxSender::new(client, key.wallet(), key.address(), chain_id).with_broadcast_to(
+        quorum.upstreams()[1..]
+            .iter()
+            .map(|u| u.client.clone())
+            .collect(),
+    );
     let operator = Operator::new(
         store,
         sender,
+        quorum,
         chain_id,
         config.contract,
         OperatorSettings {
             replace_after_blocks: config.replace_after_blocks,
             receipt_timeout: config.receipt_timeout(),
+            clock_margin_secs: config.clock_margin_secs,
         },
     )
     .with_injected_keys(injected_rx);
@@ -146,15 +177,25 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     Ok(())
 }
 
-/// The JSON-RPC client: through the egress endpoint, or direct (sim mode only).
-/// For `https://` URLs TLS ends here either way, against the URL's host.
-fn rpc_client(config: &Config) -> Result<RpcClient, ChainError> {
+/// The JSON-RPC client of upstream `index`: through its egress route (the egress
+/// endpoint's port + `index`), or direct (sim mode only). For `https://` URLs TLS ends
+/// here either way, against the URL's host.
+fn rpc_client(
+    config: &Config,
+    index: usize,
+    url: &transport::RpcUrl,
+) -> Result<RpcClient, ChainError> {
     let roots = match &config.rpc_ca_file {
         Some(path) => transport::read_ca_file(path)?,
         None => Vec::new(),
     };
-    let url = config.rpc_url.clone();
-    Ok(match &config.egress {
+    let url = url.clone();
+    // Checked when the configuration was loaded.
+    let egress = config
+        .egress
+        .for_upstream(index)
+        .unwrap_or_else(|| config.egress.clone());
+    Ok(match &egress {
         Egress::Direct => {
             transport::HttpTransport::new(transport::tcp_connector(&roots)?, url).into_client()
         }
@@ -202,7 +243,7 @@ async fn wait_for_chain(
                     );
                     warn!(
                         target: "enclave_app",
-                        rpc = %config.rpc_url,
+                        rpc = %config.rpc_urls[0],
                         egress = %config.egress,
                         error = %error,
                         hint,

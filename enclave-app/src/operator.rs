@@ -11,9 +11,23 @@
 //!   block's expected timestamp and sent before the block exists;
 //! - after `maxDrawTime` the round is refunded.
 //!
-//! Time is chain time: the latest block's timestamp and the chain's block interval,
-//! never the wall clock. At most one transaction is in flight; it is replaced with a
-//! fee bump when stuck, and nothing is sent that the simulation says would revert.
+//! Time is chain time: the latest block's timestamp and the chain's block interval.
+//! The wall clock only ever delays a reveal (`--clock-margin-secs`).
+//!
+//! Before anything is signed, the facts the decision rests on are read again, pinned to
+//! the head block, from every RPC upstream, and the decision is taken again on the
+//! facts a quorum reports ([`crate::quorum`]); disagreement means waiting. A seed is
+//! revealed (the draw, and its simulation) only once a quorum-confirmed block is past
+//! the round's end of betting and the local clock is past it by the margin, so no
+//! upstream can make the enclave publish a seed while bets are still accepted.
+//!
+//! At most one transaction is in flight; it is replaced with a fee bump when stuck,
+//! and sent again unchanged once the bumps run out (a dropped transaction must not
+//! stall the operator for good). Nothing is sent that the simulation says would
+//! revert, and an action that reverted (in simulation or on chain) is not sent again
+//! until the facts it was decided on change: no revert loop pays gas, or publishes a
+//! seed, every block. A seed is kept until its commit is known to have failed, and
+//! never replaced while its commitment may be live.
 
 use std::collections::HashMap;
 
@@ -31,10 +45,79 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::{
-    chain::{BlockClock, ChainError, PendingTx, TxSender},
+    chain::{BlockClock, ChainError, Facts, PendingTx, TxSender},
+    quorum::{Disagreement, Quorum},
     signer::OperatorKey,
     store::Store,
 };
+
+/// Seeds kept per round: one per commit that may be on chain (a commitment can be
+/// replaced while its round has no bets). More would mean a bug; the oldest go first.
+const SEEDS_PER_ROUND: usize = 4;
+
+/// Whether a seed may be revealed now: a confirmed block past the round's end of
+/// betting (no bet can land any more), and the local clock (Unix seconds, `now`) past
+/// the end by `margin` when one is set. `Err` holds the wall-clock second to decide
+/// again at, when only the clock is missing.
+pub fn may_reveal(
+    round: &RoundView,
+    head: &ChainHead,
+    now: u64,
+    margin: Option<u64>,
+) -> Result<(), Option<u64>> {
+    if head.timestamp <= round.end_time {
+        return Err(None);
+    }
+    match margin {
+        Some(margin) if now < round.end_time.saturating_add(margin) => {
+            Err(Some(round.end_time.saturating_add(margin)))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What an action was decided on: a revert holds the action until this changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Basis {
+    round_id: u64,
+    action: &'static str,
+    round: (RoundState, u64, Option<alloy::primitives::B256>, U256, u64),
+    operator: Option<Address>,
+    /// Where chain time stands against the round's times: end passed, window open,
+    /// window closed.
+    phase: (bool, bool, bool),
+}
+
+impl Basis {
+    fn of(facts: &Facts, action: &'static str) -> Self {
+        let r = &facts.round;
+        let now = facts.head.timestamp;
+        Self {
+            round_id: r.round_id,
+            action,
+            round: (
+                r.state,
+                r.end_time,
+                r.seed_commitment,
+                r.total_pot,
+                r.participant_count,
+            ),
+            operator: facts.config.operator,
+            phase: (
+                now > r.end_time,
+                now >= r.min_draw_time,
+                now > r.max_draw_time,
+            ),
+        }
+    }
+}
+
+/// An action held after a revert, and why.
+#[derive(Debug, Clone)]
+struct HeldAction {
+    basis: Basis,
+    reason: String,
+}
 
 /// Gas limits per action: fixed rather than estimated, because a draw is sent before
 /// the block where it becomes valid exists, when `eth_estimateGas` would revert.
@@ -147,7 +230,8 @@ pub fn decide(
 }
 
 /// Replacements of one stuck transaction, at most: each raises both fees by 12.5%,
-/// so 8 reach about 2.6x the first price. Past that the operator keeps waiting and
+/// so 8 reach about 2.6x the first price. Past that the operator sends the last one
+/// again unchanged every `replace_after_blocks` (a node may have dropped it) and
 /// reports the stuck transaction rather than bidding without limit.
 const MAX_REPLACEMENTS: u32 = 8;
 
@@ -209,6 +293,11 @@ struct InFlight {
     pending: PendingTx,
     sent: std::time::Instant,
     replacements: u32,
+    /// The facts it was decided on.
+    basis: Basis,
+    /// A commit's seed: kept once the commit is mined (or its fate is unknown),
+    /// dropped when it reverted.
+    seed: Option<Seed>,
 }
 
 /// Settings of the operator.
@@ -219,6 +308,9 @@ pub struct OperatorSettings {
     /// A transaction not mined after this long is reported as an error (while the
     /// operator keeps waiting for it and replacing it, up to [`MAX_REPLACEMENTS`]).
     pub receipt_timeout: std::time::Duration,
+    /// Seconds the local clock must be past a round's end before its seed is
+    /// revealed; `None`: chain time alone decides.
+    pub clock_margin_secs: Option<u64>,
 }
 
 /// The operator: holds seeds in memory only and at most one transaction in flight.
@@ -230,9 +322,18 @@ pub struct Operator {
     chain_id: u64,
     contract: Address,
     settings: OperatorSettings,
-    /// Seeds by round: only in memory, gone with the process.
-    seeds: HashMap<u64, Seed>,
+    /// The upstreams whose agreement every signature needs.
+    quorum: Quorum,
+    /// Seeds by round, of every commit that may be on chain: only in memory, gone
+    /// with the process.
+    seeds: HashMap<u64, Vec<Seed>>,
     in_flight: Option<InFlight>,
+    /// An action that reverted, held until its facts change.
+    held: Option<HeldAction>,
+    /// The last disagreement logged (each new one is logged once).
+    disagreement: Option<Disagreement>,
+    /// When the local clock will allow a reveal the chain already allows.
+    wake_at: Option<u64>,
     /// The block our last transaction was mined in: until the mirror has caught up
     /// with it, the mirrored round may predate it (a commit not yet seen would look
     /// like a missing commitment and be sent again, replacing the live seed).
@@ -253,6 +354,7 @@ impl Operator {
     pub fn new(
         store: Store,
         sender: TxSender,
+        quorum: Quorum,
         chain_id: u64,
         contract: Address,
         settings: OperatorSettings,
@@ -264,8 +366,12 @@ impl Operator {
             chain_id,
             contract,
             settings,
+            quorum,
             seeds: HashMap::new(),
             in_flight: None,
+            held: None,
+            disagreement: None,
+            wake_at: None,
             mined_in: None,
             clock: BlockClock::default(),
         }
@@ -320,8 +426,18 @@ impl Operator {
         let mut first = true;
         loop {
             if !first {
+                let wake = self.wake_at.map(|at| {
+                    let now = unix_now();
+                    tokio::time::Instant::now() + std::time::Duration::from_secs(at.saturating_sub(now))
+                });
                 tokio::select! {
                     () = shutdown.cancelled() => return,
+                    () = async {
+                        match wake {
+                            Some(at) => tokio::time::sleep_until(at).await,
+                            None => std::future::pending().await,
+                        }
+                    } => { self.wake_at = None; }
                     Some(key) = async {
                         match keys.as_mut() {
                             Some(keys) => keys.recv().await,
@@ -355,7 +471,8 @@ impl Operator {
         }
     }
 
-    /// One decision against the current mirrored state.
+    /// One decision against the current mirrored state, confirmed by the upstreams'
+    /// quorum before anything is signed.
     ///
     /// # Errors
     /// When talking to the chain fails; the next head retries.
@@ -381,9 +498,74 @@ impl Operator {
             }
             self.mined_in = None;
         }
+        // The mirror's view says whether anything is due; only then are the other
+        // upstreams asked.
         let holds_seed = self.holds_seed(&round);
-        match decide(&round, &head, holds_seed, self.clock.interval()) {
-            Decision::Wait(status) => self.store.set_operator(status),
+        if let Decision::Wait(status) = decide(&round, &head, holds_seed, self.clock.interval()) {
+            self.store.set_operator(status);
+            return Ok(());
+        }
+        let facts = match self.quorum.confirm(head.number).await {
+            Ok(facts) => {
+                self.disagreement = None;
+                facts
+            }
+            Err(disagreement) => {
+                if self.disagreement.as_ref() != Some(&disagreement) {
+                    warn!(
+                        target: "operator",
+                        round_id = round.round_id,
+                        upstream = %disagreement.upstream,
+                        fact = disagreement.fact,
+                        block = disagreement.block,
+                        detail = %disagreement.detail,
+                        needed = self.quorum.needed(),
+                        "RPC upstreams disagree; nothing is signed until a quorum agrees"
+                    );
+                }
+                self.store.set_operator(OperatorStatus::AwaitingAgreement {
+                    round_id: round.round_id,
+                    upstream: disagreement.upstream.clone(),
+                    fact: disagreement.fact.to_owned(),
+                    reason: disagreement.to_string(),
+                });
+                self.disagreement = Some(disagreement);
+                return Ok(());
+            }
+        };
+        if let Err(status) = Self::authority(Some(self.sender.from()), &facts.config) {
+            self.store.set_operator(status);
+            return Ok(());
+        }
+        // Decide again on the confirmed facts: they are what the signature rests on.
+        let holds_seed = self.holds_seed(&facts.round);
+        let decision = decide(&facts.round, &facts.head, holds_seed, self.clock.interval());
+        let action = match &decision {
+            Decision::Wait(status) => {
+                self.store.set_operator(status.clone());
+                return Ok(());
+            }
+            Decision::Commit { .. } => Action::Commit,
+            Decision::Draw { .. } => Action::Draw,
+            Decision::Refund { reason, .. } => Action::Refund(reason),
+            Decision::CloseExpired { .. } => Action::CloseExpired,
+        };
+        let basis = Basis::of(&facts, action.name());
+        if let Some(held) = &self.held {
+            if held.basis == basis {
+                self.store.set_operator(OperatorStatus::Held {
+                    round_id: basis.round_id,
+                    action: basis.action.to_owned(),
+                    reason: held.reason.clone(),
+                });
+                return Ok(());
+            }
+            info!(target: "operator", round_id = basis.round_id, action = basis.action, "the facts changed since the revert; deciding again");
+            self.held = None;
+        }
+        let head = facts.head;
+        match decision {
+            Decision::Wait(_) => {}
             Decision::Commit { round_id } => {
                 let seed = Seed::random()
                     .map_err(|e| ChainError::Sign(format!("no entropy for a seed: {e}")))?;
@@ -394,28 +576,35 @@ impl Operator {
                     commitment,
                 }
                 .abi_encode();
-                self.seeds.insert(round_id, seed);
                 self.seeds.retain(|r, _| *r >= round_id);
-                self.send(round_id, Action::Commit, input, COMMIT_GAS, None, &head)
+                self.send(action, basis, input, COMMIT_GAS, None, &head, Some(seed))
                     .await?;
             }
             Decision::Draw { round_id, at_time } => {
-                let Some(seed) = self.seeds.get(&round_id).copied() else {
+                let Some(seed) = self.seed_of(&facts.round) else {
                     return Ok(());
                 };
+                // The draw and its simulation carry the seed: not before betting has
+                // closed on a confirmed block and on the local clock.
+                if let Err(wake) = may_reveal(
+                    &facts.round,
+                    &head,
+                    unix_now(),
+                    self.settings.clock_margin_secs,
+                ) {
+                    self.wake_at = wake;
+                    self.store.set_operator(OperatorStatus::WaitingForDrawWindow {
+                        round_id,
+                        min_draw_time: facts.round.min_draw_time,
+                    });
+                    return Ok(());
+                }
                 let input = Lottery::drawWinnerCall {
                     seed: seed.reveal(),
                 }
                 .abi_encode();
-                self.send(
-                    round_id,
-                    Action::Draw,
-                    input,
-                    DRAW_GAS,
-                    Some(at_time),
-                    &head,
-                )
-                .await?;
+                self.send(action, basis, input, DRAW_GAS, Some(at_time), &head, None)
+                    .await?;
             }
             Decision::Refund { round_id, reason } => {
                 info!(target: "operator", round_id, reason, "refunding");
@@ -423,56 +612,68 @@ impl Operator {
                     roundId: U256::from(round_id),
                 }
                 .abi_encode();
-                self.send(
-                    round_id,
-                    Action::Refund(reason),
-                    input,
-                    REFUND_GAS,
-                    None,
-                    &head,
-                )
-                .await?;
+                self.send(action, basis, input, REFUND_GAS, None, &head, None)
+                    .await?;
             }
-            Decision::CloseExpired { round_id } => {
+            Decision::CloseExpired { .. } => {
                 let input = Lottery::refundExpiredRoundCall {}.abi_encode();
-                self.send(
-                    round_id,
-                    Action::CloseExpired,
-                    input,
-                    REFUND_GAS,
-                    None,
-                    &head,
-                )
-                .await?;
+                self.send(action, basis, input, REFUND_GAS, None, &head, None)
+                    .await?;
             }
         }
         Ok(())
     }
 
-    /// Whether we hold the seed behind the round's current commitment.
-    fn holds_seed(&self, round: &RoundView) -> bool {
-        let (Some(commitment), Some(seed)) =
-            (round.seed_commitment, self.seeds.get(&round.round_id))
-        else {
-            return false;
-        };
-        draw::commitment(
-            self.chain_id,
-            self.contract,
-            U256::from(round.round_id),
-            seed,
-        ) == commitment
+    /// The seed behind the round's current commitment, if we hold it.
+    fn seed_of(&self, round: &RoundView) -> Option<Seed> {
+        let commitment = round.seed_commitment?;
+        self.seeds.get(&round.round_id)?.iter().copied().find(|seed| {
+            draw::commitment(
+                self.chain_id,
+                self.contract,
+                U256::from(round.round_id),
+                seed,
+            ) == commitment
+        })
     }
 
+    /// Whether we hold the seed behind the round's current commitment.
+    fn holds_seed(&self, round: &RoundView) -> bool {
+        self.seed_of(round).is_some()
+    }
+
+    /// Keeps `seed` for `round_id` (its commit is on chain, or may be).
+    fn keep_seed(&mut self, round_id: u64, seed: Seed) {
+        let seeds = self.seeds.entry(round_id).or_default();
+        if seeds.len() == SEEDS_PER_ROUND {
+            seeds.remove(0);
+        }
+        seeds.push(seed);
+    }
+
+    /// Holds `basis`'s action until its facts change.
+    fn hold(&mut self, basis: Basis, reason: String) {
+        warn!(target: "operator", round_id = basis.round_id, action = basis.action, %reason, "held: not sent again until the facts it was decided on change");
+        self.store.set_operator(OperatorStatus::Held {
+            round_id: basis.round_id,
+            action: basis.action.to_owned(),
+            reason: reason.clone(),
+        });
+        self.held = Some(HeldAction { basis, reason });
+    }
+
+    #[allow(clippy::too_many_arguments)]
     async fn send(
         &mut self,
-        round_id: u64,
         action: Action,
+        basis: Basis,
         input: Vec<u8>,
         gas: u64,
         at_time: Option<u64>,
         head: &ChainHead,
+        seed: Option<Seed>,
     ) -> Result<(), ChainError> {
+        let round_id = basis.round_id;
         match self
             .sender
             .send(Bytes::from(input), gas, at_time, head.number)
@@ -488,13 +689,18 @@ impl Operator {
                     pending,
                     sent: std::time::Instant::now(),
                     replacements: 0,
+                    basis,
+                    seed,
                 });
                 Ok(())
             }
-            // The simulation says the contract would reject it: the mirror is behind
-            // or the window is not open yet; the next head decides again.
+            // The simulation says the contract would reject it: nothing was sent (and
+            // a commit's seed is dropped). Not tried again on these facts.
             Err(ChainError::Revert(reason)) => {
-                warn!(target: "operator", round_id, action = action.name(), %reason, "not sent: the contract would reject it");
+                self.hold(
+                    basis,
+                    format!("the contract would reject it ({reason}); not sent"),
+                );
                 Ok(())
             }
             Err(e) => Err(e),
@@ -507,21 +713,36 @@ impl Operator {
             return Ok(false);
         };
         if let Some(receipt) = self.sender.receipt(&flight.pending).await? {
+            let flight = self.in_flight.take().expect("checked above");
+            self.mined_in = receipt.block_number;
             if receipt.status() {
                 info!(target: "operator", round_id = flight.round_id, action = flight.action.name(), tx = %receipt.transaction_hash, block = ?receipt.block_number, "mined");
+                if let Some(seed) = flight.seed {
+                    self.keep_seed(flight.round_id, seed);
+                }
             } else {
-                error!(target: "operator", round_id = flight.round_id, action = flight.action.name(), tx = %receipt.transaction_hash, "REVERTED on chain: this is a bug");
+                // Known to have failed: a commit's seed never reached the chain.
+                error!(target: "operator", round_id = flight.round_id, action = flight.action.name(), tx = %receipt.transaction_hash, "REVERTED on chain");
                 self.sender.resync_nonce();
+                self.hold(
+                    flight.basis,
+                    format!(
+                        "transaction {} reverted on chain",
+                        receipt.transaction_hash
+                    ),
+                );
             }
-            self.in_flight = None;
-            self.mined_in = receipt.block_number;
             return Ok(false);
         }
         // Mined by another of our hashes, or dropped: the mined nonce tells.
         if self.sender.mined_nonce().await? > flight.pending.nonce {
             warn!(target: "operator", nonce = flight.pending.nonce, "nonce used without a receipt we know of; resynchronising");
             self.sender.resync_nonce();
-            self.in_flight = None;
+            let flight = self.in_flight.take().expect("checked above");
+            // Its fate is unknown: the commitment may be live, so keep its seed.
+            if let Some(seed) = flight.seed {
+                self.keep_seed(flight.round_id, seed);
+            }
             return Ok(false);
         }
         if flight.sent.elapsed() > self.settings.receipt_timeout {
@@ -534,18 +755,31 @@ impl Operator {
             );
             self.store.set_operator(OperatorStatus::Error { reason });
         }
-        if head.number >= flight.pending.sent_at_block + self.settings.replace_after_blocks
-            && flight.replacements < MAX_REPLACEMENTS
-        {
+        if head.number >= flight.pending.sent_at_block + self.settings.replace_after_blocks {
             let mut pending = flight.pending.clone();
-            self.sender.replace(&mut pending, head.number).await?;
+            let replacements = flight.replacements;
+            if replacements < MAX_REPLACEMENTS {
+                self.sender.replace(&mut pending, head.number).await?;
+            } else {
+                // Out of bumps: the node may simply have dropped it. Send the same
+                // transaction again rather than stall for good.
+                warn!(target: "operator::tx", nonce = pending.nonce, tx = %pending.hash, "still not mined after every fee bump; sending it again");
+                self.sender.resend(&mut pending, head.number).await?;
+            }
             if let Some(flight) = self.in_flight.as_mut() {
                 flight.pending = pending;
-                flight.replacements += 1;
+                flight.replacements = replacements.saturating_add(1);
             }
         }
         Ok(true)
     }
+}
+
+/// The local clock in Unix seconds (0 if it is before 1970).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

@@ -201,7 +201,7 @@ mod tests {
             "--mode",
             mode,
             "--rpc-url",
-            "http://127.0.0.1:8545",
+            "https://127.0.0.1:8545",
             "--contract",
             "0x5FbDB2315678afecb367f032d93F642f64180aa3",
         ];

@@ -163,5 +163,9 @@ export function operatorStatusText(status: OperatorStatus): string {
       return `refunding round ${status.roundId}`;
     case 'error':
       return `error: ${status.reason}`;
+    case 'awaitingAgreement':
+      return `waiting for the RPC providers to agree on round ${status.roundId}: ${status.reason}`;
+    case 'held':
+      return `holding the ${status.action} of round ${status.roundId}: ${status.reason}`;
   }
 }

@@ -9,6 +9,7 @@ use enclave_app::{
     chain::{ChainClient, TxSender},
     mirror::{Mirror, MirrorSettings},
     operator::{Operator, OperatorSettings},
+    quorum::{Quorum, Upstream},
     store::Store,
 };
 use tokio_util::sync::CancellationToken;
@@ -51,24 +52,77 @@ fn client(chain: &TestChain, contract: Address) -> ChainClient {
     ChainClient::connect_tcp(url, contract).expect("chain client")
 }
 
+/// How a core reaches the chain and when it may reveal a seed.
+#[derive(Debug, Clone, Default)]
+pub struct CoreOptions {
+    /// The JSON-RPC upstreams, the followed one first; empty: anvil alone.
+    pub upstreams: Vec<String>,
+    /// How many must agree; 0: all of them.
+    pub quorum: usize,
+    /// `--clock-margin-secs`.
+    pub clock_margin_secs: Option<u64>,
+    /// `--replace-after-blocks`; 0: 3, the default.
+    pub replace_after_blocks: u64,
+}
+
 /// Starts the core for `contract` with anvil account `key` as its operator key,
 /// polling every `poll`. The mirror has back-filled before this returns.
 ///
 /// # Panics
 /// When the mirror cannot start.
 pub async fn start(chain: &TestChain, contract: Address, key: usize, poll: Duration) -> Core {
-    let client = client(chain, contract);
+    start_with(chain, contract, key, poll, CoreOptions::default()).await
+}
+
+/// [`start`] through the upstreams and with the settings of `options`.
+///
+/// # Panics
+/// When the mirror cannot start or an upstream URL is invalid.
+pub async fn start_with(
+    chain: &TestChain,
+    contract: Address,
+    key: usize,
+    poll: Duration,
+    options: CoreOptions,
+) -> Core {
+    let urls = if options.upstreams.is_empty() {
+        vec![chain.endpoint()]
+    } else {
+        options.upstreams.clone()
+    };
+    let upstreams: Vec<Upstream> = urls
+        .iter()
+        .map(|url| {
+            let url = abi::transport::RpcUrl::parse(url).expect("upstream URL");
+            Upstream {
+                name: url.host_port(),
+                client: ChainClient::connect_tcp(url, contract).expect("chain client"),
+            }
+        })
+        .collect();
+    let client = upstreams[0].client.clone();
+    let others = upstreams[1..].iter().map(|u| u.client.clone()).collect();
+    let quorum = match options.quorum {
+        0 => upstreams.len(),
+        k => k,
+    };
+    let quorum = Quorum::new(upstreams, quorum);
     let chain_id = chain.chain_id().await;
     let store = Store::new(contract, chain_id, StateLimits::default());
     let mut mirror = Mirror::new(client.clone(), store.clone(), settings(poll));
     mirror.start().await.expect("mirror start");
     let wallet = EthereumWallet::from(chain.keys[key].clone());
-    let sender = TxSender::new(client, wallet, chain.accounts[key], chain_id);
+    let sender =
+        TxSender::new(client, wallet, chain.accounts[key], chain_id).with_broadcast_to(others);
     let settings = OperatorSettings {
-        replace_after_blocks: 3,
+        replace_after_blocks: match options.replace_after_blocks {
+            0 => 3,
+            n => n,
+        },
         receipt_timeout: Duration::from_secs(60),
+        clock_margin_secs: options.clock_margin_secs,
     };
-    let operator = Operator::new(store.clone(), sender, chain_id, contract, settings);
+    let operator = Operator::new(store.clone(), sender, quorum, chain_id, contract, settings);
     let shutdown = CancellationToken::new();
     tokio::spawn(mirror.run(shutdown.clone()));
     tokio::spawn(operator.run(shutdown.clone()));

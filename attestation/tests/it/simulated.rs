@@ -32,6 +32,9 @@ fn user_data() -> UserData {
         contract: CONTRACT,
         operator: OPERATOR,
         key_origin: KeyOrigin::Generated,
+        key_injection: false,
+        rpc_hosts: vec!["rpc.example.org:443".into()],
+        rpc_quorum: 1,
     }
 }
 

@@ -69,7 +69,7 @@ fn describe() {
 }
 
 /// Every status name, for the `operator_status` gauge.
-const STATUSES: [&str; 8] = [
+const STATUSES: [&str; 10] = [
     "starting",
     "readOnly",
     "idle",
@@ -78,6 +78,8 @@ const STATUSES: [&str; 8] = [
     "drawing",
     "refunding",
     "error",
+    "awaitingAgreement",
+    "held",
 ];
 
 /// The status's name as the JSON views spell it.
@@ -91,6 +93,8 @@ pub fn status_name(status: &OperatorStatus) -> &'static str {
         OperatorStatus::Drawing { .. } => STATUSES[5],
         OperatorStatus::Refunding { .. } => STATUSES[6],
         OperatorStatus::Error { .. } => STATUSES[7],
+        OperatorStatus::AwaitingAgreement { .. } => STATUSES[8],
+        OperatorStatus::Held { .. } => STATUSES[9],
     }
 }
 

@@ -42,6 +42,9 @@ pub(crate) struct UserDataReport {
     pub(crate) contract: String,
     pub(crate) operator: String,
     pub(crate) key_origin: KeyOrigin,
+    pub(crate) key_injection: bool,
+    pub(crate) rpc_hosts: Vec<String>,
+    pub(crate) rpc_quorum: u8,
 }
 
 impl Report {
@@ -70,6 +73,9 @@ impl Report {
                 contract: Address::from(u.contract).to_checksum(None),
                 operator: Address::from(u.operator).to_checksum(None),
                 key_origin: u.key_origin,
+                key_injection: u.key_injection,
+                rpc_hosts: u.rpc_hosts.clone(),
+                rpc_quorum: u.rpc_quorum,
             }),
             checks,
             injected_operator: None,
@@ -107,6 +113,27 @@ impl Report {
             field("contract", &u.contract);
             field("operator", &u.operator);
             field("key origin", &key_origin(u.key_origin));
+            field(
+                "injection",
+                if u.key_injection {
+                    "accepts one sealed key, for its pinned operator address"
+                } else {
+                    "off: no key can be injected"
+                },
+            );
+            field(
+                "rpc",
+                &if u.rpc_hosts.is_empty() {
+                    "(not named by this build)".to_owned()
+                } else {
+                    format!(
+                        "{} of {} must agree: {}",
+                        u.rpc_quorum,
+                        u.rpc_hosts.len(),
+                        u.rpc_hosts.join(", ")
+                    )
+                },
+            );
         } else {
             field("user data", "(none from this app)");
         }
