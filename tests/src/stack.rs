@@ -291,7 +291,7 @@ pub const ATTESTATION_TEST_LIMITS: [&str; 4] = [
 
 /// host-proxy and enclave-app in sim mode attesting with a simulated CA: enclave-app
 /// generates its key (it is not the contract's operator) and accepts one injected
-/// key for `operator_address`. Ready when an attestation comes back through
+/// key for `operator_address` (none without it). Ready when an attestation comes back through
 /// host-proxy.
 pub struct AttestingStack {
     /// host-proxy.
@@ -312,7 +312,13 @@ impl AttestingStack {
     /// # Panics
     /// When either does not come up within 30 s.
     pub async fn start(chain: &TestChain, contract: Address, operator_address: Address) -> Self {
-        Self::start_with(chain, contract, operator_address, &ATTESTATION_TEST_LIMITS).await
+        Self::start_with(
+            chain,
+            contract,
+            Some(operator_address),
+            &ATTESTATION_TEST_LIMITS,
+        )
+        .await
     }
 
     /// [`Self::start`] with `host_flags` for host-proxy instead of
@@ -323,25 +329,28 @@ impl AttestingStack {
     pub async fn start_with(
         chain: &TestChain,
         contract: Address,
-        operator_address: Address,
+        operator_address: Option<Address>,
         host_flags: &[&str],
     ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let ca_file = dir.path().join("sim-ca.pem");
         let ports = Ports::free();
         let host = host_proxy(ports, &chain.endpoint(), host_flags);
+        let mut flags = vec![
+            "--sim-ca-file".to_owned(),
+            ca_file.to_str().expect("UTF-8 path").to_owned(),
+        ];
+        if let Some(address) = operator_address {
+            flags.extend(["--operator-address".to_owned(), address.to_string()]);
+        }
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
         let enclave = enclave_app(
             chain,
             ports,
             "http://chain.invalid:8545",
             contract,
             None,
-            &[
-                "--sim-ca-file",
-                ca_file.to_str().expect("UTF-8 path"),
-                "--operator-address",
-                &operator_address.to_string(),
-            ],
+            &flags,
         );
         enclave
             .wait_for_log(&["mirroring the contract"], Duration::from_secs(30))

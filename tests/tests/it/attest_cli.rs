@@ -371,7 +371,7 @@ async fn attest_seal_key_injects_once_and_the_operator_draws() {
         err.starts_with(&format!(
             "error: the enclave did not accept the key: {url} refused the request (409): "
         )) && err.contains(&format!(
-            "the key's address {} is not the configured operator {operator}",
+            "the key's address {} is not the pinned operator address {operator} (--operator-address)",
             chain.player(0)
         )),
         "{err}"

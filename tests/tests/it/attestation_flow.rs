@@ -165,7 +165,7 @@ async fn a_sealed_key_is_injected_once_and_the_operator_draws_with_it() {
         body["error"]
             .as_str()
             .unwrap()
-            .contains("not the configured operator"),
+            .contains("is not the pinned operator address"),
         "{body}"
     );
     // Sealed to a nonce the enclave never attested: refused.
@@ -224,4 +224,113 @@ async fn a_sealed_key_is_injected_once_and_the_operator_draws_with_it() {
         "a transaction reverted: {sent:?}"
     );
     assert!(!stack.enclave.logged(&["ERROR"]));
+}
+
+/// Waits until enclave-app reports a status other than `readOnly`: its key operates.
+async fn until_operating(web: u16) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, status) = stack::get_json(web, "/api/operator").await;
+        if status["status"]["status"] != "readOnly" && status["status"]["status"] != "starting" {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the generated key never started operating: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The attack of issue 17: with the enclave's generated key operating, an anonymous
+/// web client seals its own key to a public document. Without `--operator-address`
+/// injection is off, the documents say so, and the generated key keeps drawing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strangers_sealed_key_is_refused_and_the_generated_key_keeps_drawing() {
+    use alloy::providers::ext::AnvilApi;
+    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let lottery = chain.deploy(500).await;
+    let contract = *lottery.address();
+    let stack = AttestingStack::start_with(
+        &chain,
+        contract,
+        None,
+        &stack::ATTESTATION_TEST_LIMITS,
+    )
+    .await;
+    let web = stack.ports.web;
+    let root = TrustAnchor::from_pem(&std::fs::read_to_string(&stack.root_pem).unwrap()).unwrap();
+    let document = fresh_document(web, &root).await;
+    let user_data = document.user_data.clone().unwrap();
+    assert!(!user_data.key_injection, "the document must say injection is off");
+    assert_eq!(user_data.rpc_hosts, ["chain.invalid:8545"]);
+    assert_eq!(user_data.rpc_quorum, 1);
+    let generated = alloy::primitives::Address::from(user_data.operator);
+    chain
+        .provider
+        .anvil_set_balance(generated, tests::ether(1))
+        .await
+        .unwrap();
+    chain.set_operator(&lottery, generated, &stack::sim_pcr0()).await;
+    until_operating(web).await;
+
+    // The stranger's key (any address), sealed to the public document: refused.
+    let attacker = chain.keys[7].to_bytes();
+    let (status, body) = inject(web, &fresh_document(web, &root).await, None, &attacker[..]).await;
+    assert_eq!(status, 501, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not accept injected keys"),
+        "{body}"
+    );
+    // Nothing changed: the documents still name the generated key.
+    let after = fresh_document(web, &root).await.user_data.unwrap();
+    assert_eq!(
+        (after.operator, after.key_origin),
+        (generated.into_array(), KeyOrigin::Generated)
+    );
+    // And the generated key draws the round.
+    tests::play_first_round(&chain, &lottery, 40).await;
+    let sent = tests::sent_by(&chain, generated).await;
+    assert!(sent.len() >= 2, "commit and draw: {sent:?}");
+    assert!(sent.iter().all(|(_, ok)| *ok), "{sent:?}");
+    assert!(tests::sent_by(&chain, chain.accounts[7]).await.is_empty());
+}
+
+/// With injection on (`--operator-address`), a key is still never injected over the
+/// generated key once that is the contract's operator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_key_is_injected_over_an_operating_generated_key() {
+    use alloy::providers::ext::AnvilApi;
+    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let lottery = chain.deploy(500).await;
+    let pinned = chain.operator();
+    let stack = AttestingStack::start(&chain, *lottery.address(), pinned).await;
+    let web = stack.ports.web;
+    let root = TrustAnchor::from_pem(&std::fs::read_to_string(&stack.root_pem).unwrap()).unwrap();
+    let user_data = fresh_document(web, &root).await.user_data.unwrap();
+    assert!(user_data.key_injection);
+    let generated = alloy::primitives::Address::from(user_data.operator);
+    chain
+        .provider
+        .anvil_set_balance(generated, tests::ether(1))
+        .await
+        .unwrap();
+    chain.set_operator(&lottery, generated, &stack::sim_pcr0()).await;
+    until_operating(web).await;
+    // Even the pinned address's own key is refused now.
+    let right_key = chain.keys[1].to_bytes();
+    let (status, body) = inject(web, &fresh_document(web, &root).await, None, &right_key[..]).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("is the contract's operator"),
+        "{body}"
+    );
+    let after = fresh_document(web, &root).await.user_data.unwrap();
+    assert_eq!(after.key_origin, KeyOrigin::Generated);
 }

@@ -161,7 +161,7 @@ async fn a_flooding_address_is_refused_while_another_is_served_and_injects_its_k
     // The default limits: the stack's own readiness check is the flooder's first
     // document, so its bucket refills from here on.
     let bucket_since = Instant::now();
-    let stack = AttestingStack::start_with(&chain, *lottery.address(), operator, &[]).await;
+    let stack = AttestingStack::start_with(&chain, *lottery.address(), Some(operator), &[]).await;
     let web = stack.ports.web;
     let root = TrustAnchor::from_pem(&std::fs::read_to_string(&stack.root_pem).unwrap()).unwrap();
     let flooder = LoopbackClient::new(FLOODER, web);
@@ -267,7 +267,7 @@ async fn a_flood_that_reaches_the_enclave_cannot_push_out_another_clients_nonce(
     let stack = AttestingStack::start_with(
         &chain,
         *lottery.address(),
-        operator,
+        Some(operator),
         &["--rate-limits", "off"],
     )
     .await;
@@ -366,7 +366,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
     let stack = AttestingStack::start_with(
         &chain,
         *lottery.address(),
-        chain.operator(),
+        Some(chain.operator()),
         &["--trusted-proxy", "127.0.0.1/32"],
     )
     .await;

@@ -51,7 +51,7 @@ async fn schemathesis_finds_nothing_the_document_does_not_say() {
     let stack = AttestingStack::start_with(
         &chain,
         *lottery.address(),
-        chain.operator(),
+        Some(chain.operator()),
         &stack::ATTESTATION_TEST_LIMITS,
     )
     .await;
