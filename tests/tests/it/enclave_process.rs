@@ -276,3 +276,32 @@ async fn a_single_player_round_is_refunded_through_the_draw() {
     app.stop();
     assert_no_reverts(&chain).await;
 }
+
+/// `--mode nitro` refuses plain-HTTP RPC URLs (over HTTP the host could rewrite every
+/// answer): exit 2 with the rule, before anything starts, and without the URL's path.
+#[test]
+fn nitro_mode_refuses_an_http_rpc_url_with_exit_2() {
+    let out = Command::new(enclave_app_binary())
+        .args([
+            "--mode",
+            "nitro",
+            "--rpc-url",
+            "https://rpc1.example/v2/KEY1",
+            "--rpc-url",
+            "http://rpc2.example/v2/SECRETKEY",
+            "--contract",
+            "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--mode nitro needs https:// RPC URLs")
+            && stderr.contains("http://rpc2.example"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("SECRETKEY"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
