@@ -44,16 +44,20 @@ RUN SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH}" scripts/build-enclave-binary \
 # system to read one from. No shell, no libc (static), no user database.
 FROM scratch AS enclave
 COPY --from=build /out/enclave-app /enclave-app
-# What the enclave operates, baked in (and so measured by PCR0): the RPC URL (only
-# its scheme, host and port are ever logged; prefer one whose path holds no API
-# key, since a verifier needs the exact value to rebuild) and the contract.
+# What the enclave operates, baked in (and so measured by PCR0): the RPC URLs
+# (https:// only, comma-separated for several providers; only scheme, host and port
+# are ever logged; prefer ones whose path holds no API key, since a verifier needs
+# the exact value to rebuild), how many must agree, the contract, and the one
+# operator address an injected key may have (empty: injection off).
 # Empty means unset; enclave-app then refuses to start. Other settings: the
 # defaults, which in nitro mode are vsock://3:7101 (egress) and vsock://any:7100
 # (control).
 ARG ENCLAVE_RPC_URL=""
+ARG ENCLAVE_RPC_QUORUM=""
 ARG ENCLAVE_CONTRACT=""
 ARG ENCLAVE_OPERATOR_ADDRESS=""
 ENV ENCLAVE_RPC_URL=${ENCLAVE_RPC_URL} \
+    ENCLAVE_RPC_QUORUM=${ENCLAVE_RPC_QUORUM} \
     ENCLAVE_CONTRACT=${ENCLAVE_CONTRACT} \
     ENCLAVE_OPERATOR_ADDRESS=${ENCLAVE_OPERATOR_ADDRESS} \
     ENCLAVE_LOG_FORMAT=json

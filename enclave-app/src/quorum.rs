@@ -128,6 +128,9 @@ impl Quorum {
             .find(|i| reference.is_none_or(|(_, members)| !members.contains(i)))
             .unwrap_or(0);
         let upstream = self.upstreams[outsider].name.clone();
+        let reference_name = reference.map_or_else(String::new, |(_, members)| {
+            self.upstreams[members[0]].name.clone()
+        });
         Err(match (&answers[outsider], reference) {
             (Err(error), _) => Disagreement {
                 upstream,
@@ -136,12 +139,13 @@ impl Quorum {
                 detail: error.clone(),
             },
             (Ok(theirs), Some((ours, _))) => {
-                let (fact, detail) = difference(ours, theirs).unwrap_or(("facts", String::new()));
+                let (fact, ours, theirs) =
+                    difference(ours, theirs).unwrap_or(("facts", String::new(), String::new()));
                 Disagreement {
-                    upstream,
                     fact,
                     block: number,
-                    detail,
+                    detail: format!("{ours} from {reference_name}, {theirs} from {upstream}"),
+                    upstream,
                 }
             }
             (Ok(_), None) => Disagreement {
@@ -171,13 +175,13 @@ fn error_text(e: &ChainError) -> String {
 }
 
 /// The first fact `theirs` reports differently from `ours`, with both values.
-pub fn difference(ours: &Facts, theirs: &Facts) -> Option<(&'static str, String)> {
+pub fn difference(ours: &Facts, theirs: &Facts) -> Option<(&'static str, String, String)> {
     fn differ<T: PartialEq + fmt::Debug>(
         fact: &'static str,
         a: &T,
         b: &T,
-    ) -> Option<(&'static str, String)> {
-        (a != b).then(|| (fact, format!("{a:?} here, {b:?} there")))
+    ) -> Option<(&'static str, String, String)> {
+        (a != b).then(|| (fact, format!("{a:?}"), format!("{b:?}")))
     }
     let (a, b) = (ours, theirs);
     let operator = |f: &Facts| -> Option<Address> { f.config.operator };
@@ -267,10 +271,9 @@ mod tests {
     fn the_first_differing_fact_is_named_with_both_values() {
         let honest = facts(1100, 1180);
         assert_eq!(difference(&honest, &honest.clone()), None);
-        let (fact, detail) = difference(&honest, &facts(1170, 1180)).unwrap();
-        assert_eq!(fact, "head.timestamp");
-        assert_eq!(detail, "1100 here, 1170 there");
-        let (fact, _) = difference(&honest, &facts(1100, 1090)).unwrap();
+        let (fact, ours, theirs) = difference(&honest, &facts(1170, 1180)).unwrap();
+        assert_eq!((fact, ours.as_str(), theirs.as_str()), ("head.timestamp", "1100", "1170"));
+        let (fact, ..) = difference(&honest, &facts(1100, 1090)).unwrap();
         assert_eq!(fact, "round.endTime");
         let mut other_operator = honest.clone();
         other_operator.config.operator = Some(Address::repeat_byte(2));
@@ -290,11 +293,11 @@ mod tests {
             upstream: "rpc2.example:443".into(),
             fact: "head.timestamp",
             block: 7,
-            detail: "1100 here, 1170 there".into(),
+            detail: "1100 from rpc1.example:443, 1170 from rpc2.example:443".into(),
         };
         assert_eq!(
             d.to_string(),
-            "upstream rpc2.example:443 reports a different head.timestamp at block 7: 1100 here, 1170 there"
+            "upstream rpc2.example:443 reports a different head.timestamp at block 7: 1100 from rpc1.example:443, 1170 from rpc2.example:443"
         );
     }
 }
