@@ -428,7 +428,8 @@ impl Operator {
             if !first {
                 let wake = self.wake_at.map(|at| {
                     let now = unix_now();
-                    tokio::time::Instant::now() + std::time::Duration::from_secs(at.saturating_sub(now))
+                    tokio::time::Instant::now()
+                        + std::time::Duration::from_secs(at.saturating_sub(now))
                 });
                 tokio::select! {
                     () = shutdown.cancelled() => return,
@@ -593,10 +594,11 @@ impl Operator {
                     self.settings.clock_margin_secs,
                 ) {
                     self.wake_at = wake;
-                    self.store.set_operator(OperatorStatus::WaitingForDrawWindow {
-                        round_id,
-                        min_draw_time: facts.round.min_draw_time,
-                    });
+                    self.store
+                        .set_operator(OperatorStatus::WaitingForDrawWindow {
+                            round_id,
+                            min_draw_time: facts.round.min_draw_time,
+                        });
                     return Ok(());
                 }
                 let input = Lottery::drawWinnerCall {
@@ -627,14 +629,18 @@ impl Operator {
     /// The seed behind the round's current commitment, if we hold it.
     fn seed_of(&self, round: &RoundView) -> Option<Seed> {
         let commitment = round.seed_commitment?;
-        self.seeds.get(&round.round_id)?.iter().copied().find(|seed| {
-            draw::commitment(
-                self.chain_id,
-                self.contract,
-                U256::from(round.round_id),
-                seed,
-            ) == commitment
-        })
+        self.seeds
+            .get(&round.round_id)?
+            .iter()
+            .copied()
+            .find(|seed| {
+                draw::commitment(
+                    self.chain_id,
+                    self.contract,
+                    U256::from(round.round_id),
+                    seed,
+                ) == commitment
+            })
     }
 
     /// Whether we hold the seed behind the round's current commitment.
@@ -712,7 +718,15 @@ impl Operator {
         let Some(flight) = self.in_flight.as_mut() else {
             return Ok(false);
         };
-        if let Some(receipt) = self.sender.receipt(&flight.pending).await? {
+        let mut receipt = self.sender.receipt(&flight.pending).await?;
+        // Mined by another of our hashes, or dropped: the mined nonce tells. A block
+        // may land between the two reads, so a used nonce asks for the receipt again.
+        let nonce_used =
+            receipt.is_none() && self.sender.mined_nonce().await? > flight.pending.nonce;
+        if nonce_used {
+            receipt = self.sender.receipt(&flight.pending).await?;
+        }
+        if let Some(receipt) = receipt {
             let flight = self.in_flight.take().expect("checked above");
             self.mined_in = receipt.block_number;
             if receipt.status() {
@@ -726,16 +740,12 @@ impl Operator {
                 self.sender.resync_nonce();
                 self.hold(
                     flight.basis,
-                    format!(
-                        "transaction {} reverted on chain",
-                        receipt.transaction_hash
-                    ),
+                    format!("transaction {} reverted on chain", receipt.transaction_hash),
                 );
             }
             return Ok(false);
         }
-        // Mined by another of our hashes, or dropped: the mined nonce tells.
-        if self.sender.mined_nonce().await? > flight.pending.nonce {
+        if nonce_used {
             warn!(target: "operator", nonce = flight.pending.nonce, "nonce used without a receipt we know of; resynchronising");
             self.sender.resync_nonce();
             let flight = self.in_flight.take().expect("checked above");

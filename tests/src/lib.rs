@@ -9,6 +9,7 @@ pub mod core;
 pub mod gas;
 pub mod rounds;
 pub mod stack;
+pub mod upstream;
 
 use std::path::PathBuf;
 

@@ -13,6 +13,7 @@ mod control_channel;
 mod enclave_process;
 mod gas;
 mod hostile;
+mod hostile_upstream;
 mod lifecycle;
 mod limits;
 mod openapi_conformance;
