@@ -520,7 +520,11 @@ mod tests {
         .unwrap();
         let decoded = UserData::from_cbor(&older).unwrap();
         assert_eq!(
-            (decoded.key_injection, decoded.rpc_hosts.len(), decoded.rpc_quorum),
+            (
+                decoded.key_injection,
+                decoded.rpc_hosts.len(),
+                decoded.rpc_quorum
+            ),
             (false, 0, 0)
         );
         assert!(UserData::from_cbor(b"\x01").is_err());

@@ -294,7 +294,9 @@ pub enum ConfigError {
         url: String,
     },
     /// The egress endpoint's port leaves no room for one port per RPC URL.
-    #[error("{origin} leaves no port for each of the {urls} RPC URLs (URL N uses the egress port + N)")]
+    #[error(
+        "{origin} leaves no port for each of the {urls} RPC URLs (URL N uses the egress port + N)"
+    )]
     EgressPortsExhausted {
         /// Where the egress came from.
         origin: String,
@@ -1640,14 +1642,19 @@ mod tests {
         let config = Config::load(two.clone(), &HashMap::new()).unwrap();
         assert_eq!(config.rpc_urls.len(), 2);
         assert_eq!(config.rpc_quorum, 2, "the default quorum is all of them");
-        assert_eq!(config.clock_margin_secs, None, "no clock margin in sim mode");
+        assert_eq!(
+            config.clock_margin_secs, None,
+            "no clock margin in sim mode"
+        );
         let mut one_of_two = two.clone();
         one_of_two.extend(["--rpc-quorum", "1", "--clock-margin-secs", "3"]);
         let config = Config::load(one_of_two, &HashMap::new()).unwrap();
         assert_eq!((config.rpc_quorum, config.clock_margin_secs), (1, Some(3)));
         let line = config.redacted();
         assert!(
-            line.contains("rpc_url=http://127.0.0.1:8545,http://127.0.0.1:2 rpc_quorum=1 clock_margin_secs=3"),
+            line.contains(
+                "rpc_url=http://127.0.0.1:8545,http://127.0.0.1:2 rpc_quorum=1 clock_margin_secs=3"
+            ),
             "{line}"
         );
         // The environment takes a comma-separated list; the file a string or a list.
@@ -1675,15 +1682,22 @@ mod tests {
                 format!("--rpc-quorum is {bad}, outside the allowed range 1..=2")
             );
         }
-        let err = Config::load(with(&["--clock-margin-secs", "3601"]), &HashMap::new()).unwrap_err();
+        let err =
+            Config::load(with(&["--clock-margin-secs", "3601"]), &HashMap::new()).unwrap_err();
         assert!(matches!(err, ConfigError::OutOfRange { .. }), "{err}");
         // URL N goes to the egress port + N.
         let egress = Egress::parse("tcp://127.0.0.1:7101").unwrap();
-        assert_eq!(egress.for_upstream(1).unwrap().to_string(), "tcp://127.0.0.1:7102");
+        assert_eq!(
+            egress.for_upstream(1).unwrap().to_string(),
+            "tcp://127.0.0.1:7102"
+        );
         let mut crowded = two;
         crowded.extend(["--egress", "tcp://127.0.0.1:65535"]);
         let err = Config::load(crowded, &HashMap::new()).unwrap_err();
-        assert!(matches!(err, ConfigError::EgressPortsExhausted { .. }), "{err}");
+        assert!(
+            matches!(err, ConfigError::EgressPortsExhausted { .. }),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1698,7 +1712,10 @@ mod tests {
             "https://a.example/",
         ];
         let config = Config::load(nitro, &HashMap::new()).unwrap();
-        assert_eq!(config.clock_margin_secs, Some(DEFAULT_NITRO_CLOCK_MARGIN_SECS));
+        assert_eq!(
+            config.clock_margin_secs,
+            Some(DEFAULT_NITRO_CLOCK_MARGIN_SECS)
+        );
         let mut plain = nitro.to_vec();
         plain.extend(["--rpc-url", "http://b.example/v2/SECRETAPIKEY"]);
         let err = Config::load(plain, &HashMap::new()).unwrap_err();
@@ -1707,7 +1724,10 @@ mod tests {
             "{err}"
         );
         let text = err.to_string();
-        assert!(text.contains("needs https://") && text.contains("http://b.example"), "{text}");
+        assert!(
+            text.contains("needs https://") && text.contains("http://b.example"),
+            "{text}"
+        );
         assert!(!format!("{err} {err:?}").contains("SECRET"), "{err:?}");
     }
 

@@ -109,7 +109,10 @@ impl Quorum {
         let mut groups: Vec<(Facts, Vec<usize>)> = Vec::new();
         for (i, answer) in answers.iter().enumerate() {
             let Ok(facts) = answer else { continue };
-            match groups.iter_mut().find(|(g, _)| difference(g, facts).is_none()) {
+            match groups
+                .iter_mut()
+                .find(|(g, _)| difference(g, facts).is_none())
+            {
                 Some((_, members)) => members.push(i),
                 None => groups.push((facts.clone(), vec![i])),
             }
@@ -272,7 +275,10 @@ mod tests {
         let honest = facts(1100, 1180);
         assert_eq!(difference(&honest, &honest.clone()), None);
         let (fact, ours, theirs) = difference(&honest, &facts(1170, 1180)).unwrap();
-        assert_eq!((fact, ours.as_str(), theirs.as_str()), ("head.timestamp", "1100", "1170"));
+        assert_eq!(
+            (fact, ours.as_str(), theirs.as_str()),
+            ("head.timestamp", "1100", "1170")
+        );
         let (fact, ..) = difference(&honest, &facts(1100, 1090)).unwrap();
         assert_eq!(fact, "round.endTime");
         let mut other_operator = honest.clone();

@@ -251,18 +251,16 @@ async fn a_strangers_sealed_key_is_refused_and_the_generated_key_keeps_drawing()
     let chain = TestChain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy(500).await;
     let contract = *lottery.address();
-    let stack = AttestingStack::start_with(
-        &chain,
-        contract,
-        None,
-        &stack::ATTESTATION_TEST_LIMITS,
-    )
-    .await;
+    let stack =
+        AttestingStack::start_with(&chain, contract, None, &stack::ATTESTATION_TEST_LIMITS).await;
     let web = stack.ports.web;
     let root = TrustAnchor::from_pem(&std::fs::read_to_string(&stack.root_pem).unwrap()).unwrap();
     let document = fresh_document(web, &root).await;
     let user_data = document.user_data.clone().unwrap();
-    assert!(!user_data.key_injection, "the document must say injection is off");
+    assert!(
+        !user_data.key_injection,
+        "the document must say injection is off"
+    );
     assert_eq!(user_data.rpc_hosts, ["chain.invalid:8545"]);
     assert_eq!(user_data.rpc_quorum, 1);
     let generated = alloy::primitives::Address::from(user_data.operator);
@@ -271,7 +269,9 @@ async fn a_strangers_sealed_key_is_refused_and_the_generated_key_keeps_drawing()
         .anvil_set_balance(generated, tests::ether(1))
         .await
         .unwrap();
-    chain.set_operator(&lottery, generated, &stack::sim_pcr0()).await;
+    chain
+        .set_operator(&lottery, generated, &stack::sim_pcr0())
+        .await;
     until_operating(web).await;
 
     // The stranger's key (any address), sealed to the public document: refused.
@@ -318,7 +318,9 @@ async fn no_key_is_injected_over_an_operating_generated_key() {
         .anvil_set_balance(generated, tests::ether(1))
         .await
         .unwrap();
-    chain.set_operator(&lottery, generated, &stack::sim_pcr0()).await;
+    chain
+        .set_operator(&lottery, generated, &stack::sim_pcr0())
+        .await;
     until_operating(web).await;
     // Even the pinned address's own key is refused now.
     let right_key = chain.keys[1].to_bytes();
