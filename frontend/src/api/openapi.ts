@@ -1194,6 +1194,32 @@ export interface components {
             /** @description The transaction, once sent. */
             transactionHash: string | null;
         } | {
+            /** @description The fact it reports differently (`head.timestamp`, `round.endTime`, …). */
+            fact: string;
+            /** @description The whole finding, in a sentence. */
+            reason: string;
+            /**
+             * Format: uint64
+             * @description The round.
+             */
+            roundId: number;
+            /** @constant */
+            status: "awaitingAgreement";
+            /** @description The upstream that disagrees or did not answer (host and port). */
+            upstream: string;
+        } | {
+            /** @description The action held (`commit`, `draw`, `refund`, `close-expired`). */
+            action: string;
+            /** @description Why, in a sentence. */
+            reason: string;
+            /**
+             * Format: uint64
+             * @description The round.
+             */
+            roundId: number;
+            /** @constant */
+            status: "held";
+        } | {
             /** @description What failed, in a sentence. */
             reason: string;
             /** @constant */
