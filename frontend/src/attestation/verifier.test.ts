@@ -87,6 +87,9 @@ describe('judging a verdict against the contract', () => {
       contract: expected.contract.toLowerCase(),
       operator,
       keySource: 'generated' as const,
+      keyInjection: false,
+      rpcHosts: ['rpc.example.org:443'],
+      rpcQuorum: 1,
     },
   });
 

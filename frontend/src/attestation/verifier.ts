@@ -29,6 +29,12 @@ export interface AttestedUserData {
   contract: string;
   operator: string;
   keySource: 'generated' | 'injected' | 'file' | 'environment';
+  /** Whether one sealed key may be injected (for the pinned operator address only). */
+  keyInjection: boolean;
+  /** The JSON-RPC upstreams the enclave trusts for chain facts, as `host:port`. */
+  rpcHosts: string[];
+  /** How many of them must agree before the operator signs. */
+  rpcQuorum: number;
 }
 
 /** The verifier's verdict. */

@@ -239,7 +239,16 @@ function Result({ outcome }: { outcome: Outcome }) {
             {verdict.userData && (
               <>
                 <dt>Operator key</dt>
-                <dd>{KEY_SOURCES[verdict.userData.keySource] ?? verdict.userData.keySource}</dd>
+                <dd>
+                  {KEY_SOURCES[verdict.userData.keySource] ?? verdict.userData.keySource}
+                  {verdict.userData.keyInjection ? ' (accepts one sealed key for a pinned address)' : ' (no key can be injected)'}
+                </dd>
+                <dt>Chain data from</dt>
+                <dd data-testid="rpc-trust">
+                  {verdict.userData.rpcHosts.length === 0
+                    ? 'not named by this build'
+                    : `${verdict.userData.rpcQuorum} of ${verdict.userData.rpcHosts.length} must agree: ${verdict.userData.rpcHosts.join(', ')}`}
+                </dd>
                 <dt>Enclave app</dt>
                 <dd>
                   {verdict.userData.app} {verdict.userData.version}
