@@ -17,11 +17,9 @@
 
 use std::{
     collections::BTreeMap,
-    convert::Infallible,
     io::Write,
     os::unix::fs::PermissionsExt,
     process::{Child, Command, Stdio},
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::{Duration, Instant},
 };
 
@@ -36,20 +34,10 @@ use alloy::{
     sol_types::SolEvent,
 };
 use eyre::{WrapErr, bail, eyre};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::{
-    Method, Request, Response, StatusCode, Uri,
-    body::{Bytes, Incoming},
-    header,
-    server::conn::http1,
-    service::service_fn,
+use tests::{
+    TestChain, milli, ok, sent_by,
+    upstream::{Counts, HostileUpstream},
 };
-use hyper_util::{
-    client::legacy::{Client, connect::HttpConnector},
-    rt::{TokioExecutor, TokioIo},
-};
-use tests::{TestChain, milli, ok, sent_by};
-use tokio_util::sync::CancellationToken;
 
 type Instance = Lottery::LotteryInstance<DynProvider>;
 
@@ -61,8 +49,6 @@ const APP_POLL_MS: u64 = 1000;
 const CORE_POLL: Duration = Duration::from_millis(250);
 /// How far before `minDrawTime` the draw phase jumps chain time.
 const JUMP_BEFORE_DRAW_SECS: u64 = 8;
-/// Largest request or response body the proxy relays.
-const PROXY_MAX_BODY: usize = 32 * 1024 * 1024;
 
 /// Durations and sizes of one run.
 #[derive(Debug, Clone, Copy)]
@@ -91,172 +77,8 @@ impl Plan {
     };
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 fn log(msg: &str) {
     eprintln!("[enclave-bench] {msg}");
-}
-
-// ---------------------------------------------------------------------------------
-// The counting proxy
-// ---------------------------------------------------------------------------------
-
-/// HTTP requests and JSON-RPC calls seen by the proxy.
-#[derive(Debug, Clone, Default)]
-struct Counts {
-    http: u64,
-    calls: u64,
-    methods: BTreeMap<String, u64>,
-}
-
-impl Counts {
-    fn record(&mut self, body: &[u8]) {
-        use serde_json::Value;
-        self.http += 1;
-        let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-        let calls: Vec<&Value> = match &value {
-            Value::Array(items) => items.iter().collect(),
-            single => vec![single],
-        };
-        for call in calls {
-            let method = call
-                .get("method")
-                .and_then(Value::as_str)
-                .unwrap_or("<unparsable>");
-            self.calls += 1;
-            *self.methods.entry(method.to_owned()).or_default() += 1;
-        }
-    }
-
-    /// What happened between `earlier` and `self`.
-    fn since(&self, earlier: &Self) -> Self {
-        let methods = self
-            .methods
-            .iter()
-            .map(|(m, n)| (m.clone(), n - earlier.methods.get(m).copied().unwrap_or(0)))
-            .filter(|(_, n)| *n > 0)
-            .collect();
-        Self {
-            http: self.http - earlier.http,
-            calls: self.calls - earlier.calls,
-            methods,
-        }
-    }
-}
-
-/// A loopback HTTP proxy in front of anvil that counts what passes; stops on drop.
-struct Proxy {
-    url: String,
-    counts: Arc<Mutex<Counts>>,
-    shutdown: CancellationToken,
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-impl Proxy {
-    async fn start(upstream: &str) -> eyre::Result<Self> {
-        let upstream: Uri = upstream.parse().wrap_err("anvil URL")?;
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        let counts = Arc::new(Mutex::new(Counts::default()));
-        let client: Client<HttpConnector, Full<Bytes>> =
-            Client::builder(TokioExecutor::new()).build_http();
-        let shutdown = CancellationToken::new();
-        let (task_counts, stop) = (counts.clone(), shutdown.clone());
-        tokio::spawn(async move {
-            loop {
-                let stream = tokio::select! {
-                    () = stop.cancelled() => return,
-                    accepted = listener.accept() => match accepted {
-                        Ok((stream, _)) => stream,
-                        Err(_) => {
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                            continue;
-                        }
-                    },
-                };
-                let (client, upstream, counts) =
-                    (client.clone(), upstream.clone(), task_counts.clone());
-                let service = service_fn(move |req| {
-                    forward(req, client.clone(), upstream.clone(), counts.clone())
-                });
-                let stop = stop.clone();
-                tokio::spawn(async move {
-                    let conn =
-                        http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-                    tokio::select! {
-                        _ = conn => {}
-                        () = stop.cancelled() => {}
-                    }
-                });
-            }
-        });
-        Ok(Self {
-            url,
-            counts,
-            shutdown,
-        })
-    }
-
-    fn counts(&self) -> Counts {
-        lock(&self.counts).clone()
-    }
-}
-
-fn bad_gateway(why: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(why)));
-    *response.status_mut() = StatusCode::BAD_GATEWAY;
-    response
-}
-
-async fn forward(
-    req: Request<Incoming>,
-    client: Client<HttpConnector, Full<Bytes>>,
-    upstream: Uri,
-    counts: Arc<Mutex<Counts>>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let body = match Limited::new(req.into_body(), PROXY_MAX_BODY)
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(e) => return Ok(bad_gateway(format!("request body: {e}"))),
-    };
-    lock(&counts).record(&body);
-    let request = match Request::builder()
-        .method(Method::POST)
-        .uri(upstream)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Full::new(body))
-    {
-        Ok(r) => r,
-        Err(e) => return Ok(bad_gateway(format!("request: {e}"))),
-    };
-    let response = match client.request(request).await {
-        Ok(r) => r,
-        Err(e) => return Ok(bad_gateway(format!("anvil: {e}"))),
-    };
-    let status = response.status();
-    let body = match Limited::new(response.into_body(), PROXY_MAX_BODY)
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(e) => return Ok(bad_gateway(format!("response body: {e}"))),
-    };
-    let mut out = Response::new(Full::new(body));
-    *out.status_mut() = status;
-    out.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------
@@ -435,7 +257,7 @@ struct LoadResult {
 
 async fn measure_window(
     chain: &TestChain,
-    proxy: &Proxy,
+    proxy: &HostileUpstream,
     window: impl Future<Output = ()>,
 ) -> eyre::Result<Load> {
     let (c0, b0, t0) = (proxy.counts(), head(chain).await?, Instant::now());
@@ -486,8 +308,9 @@ async fn rpc_load(plan: Plan) -> eyre::Result<LoadResult> {
     let chain = TestChain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     max_betting_duration(&chain, &lottery).await?;
-    let proxy = Proxy::start(&chain.endpoint()).await?;
-    let app = App::start(&chain, &proxy.url, *lottery.address())?;
+    // Honest: the upstream only counts what passes.
+    let proxy = HostileUpstream::start(&chain.endpoint()).await?;
+    let app = App::start(&chain, &proxy.url(), *lottery.address())?;
     until_round(&lottery, 1, 30, "round 1's commitment", |r| {
         r.seedCommitment != B256::ZERO
     })

@@ -22,5 +22,6 @@ mod operator_flow;
 mod page;
 mod reverts;
 mod topology;
+mod upstream;
 mod verify_round;
 mod web_api;
