@@ -10,8 +10,11 @@
 //! 4. memory (VmRSS / VmHWM) of the real binary.
 //!
 //! Usage: `cargo build --release -p enclave-app && cargo run --release -p tests --bin
-//! enclave-bench [-- --quick]`. The full run takes about 5 minutes; `--quick` is a
-//! short smoke run whose figures are not meant for `BENCHMARKS.md`.
+//! enclave-bench [-- [--quick] [--upstreams N]]`. The full run takes about 5 minutes;
+//! `--quick` is a short smoke run whose figures are not meant for `BENCHMARKS.md`.
+//! `--upstreams N` (1 to 4, default 1) gives enclave-app N JSON-RPC upstreams (each a
+//! counting proxy in front of the same anvil) with quorum N, and reports the load on
+//! each.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -53,6 +56,8 @@ const JUMP_BEFORE_DRAW_SECS: u64 = 8;
 /// Durations and sizes of one run.
 #[derive(Debug, Clone, Copy)]
 struct Plan {
+    /// JSON-RPC upstreams (each a counting proxy), all of which must agree.
+    upstreams: usize,
     warmup: Duration,
     idle: Duration,
     busy: Duration,
@@ -62,6 +67,7 @@ struct Plan {
 
 impl Plan {
     const FULL: Self = Self {
+        upstreams: 1,
         warmup: Duration::from_secs(10),
         idle: Duration::from_secs(60),
         busy: Duration::from_secs(60),
@@ -69,6 +75,7 @@ impl Plan {
         draw_rounds: 10,
     };
     const QUICK: Self = Self {
+        upstreams: 1,
         warmup: Duration::from_secs(3),
         idle: Duration::from_secs(15),
         busy: Duration::from_secs(15),
@@ -92,13 +99,16 @@ struct App {
 }
 
 impl App {
-    fn start(chain: &TestChain, rpc_url: &str, contract: Address) -> eyre::Result<Self> {
+    /// enclave-app with `rpc_urls` as its upstreams (quorum: all of them).
+    fn start(chain: &TestChain, rpc_urls: &[String], contract: Address) -> eyre::Result<Self> {
         let mut key = tempfile::NamedTempFile::new()?;
         writeln!(key, "{}", alloy::hex::encode(chain.keys[1].to_bytes()))?;
         std::fs::set_permissions(key.path(), std::fs::Permissions::from_mode(0o600))?;
         let key = key.into_temp_path();
         let child = Command::new(tests::enclave_app_binary())
-            .args(["--mode", "sim", "--rpc-url", rpc_url, "--contract"])
+            .args(["--mode", "sim"])
+            .args(rpc_urls.iter().flat_map(|url| ["--rpc-url", url]))
+            .arg("--contract")
             .arg(contract.to_string())
             .arg("--operator-key-file")
             .arg(&key)
@@ -246,8 +256,9 @@ impl Load {
 }
 
 struct LoadResult {
-    idle: Load,
-    busy: Load,
+    /// Per upstream, the followed one first.
+    idle: Vec<Load>,
+    busy: Vec<Load>,
     bets: u64,
     failed_bets: u64,
     mem_idle: Memory,
@@ -255,25 +266,40 @@ struct LoadResult {
     reverted: (usize, usize),
 }
 
+/// The load on each of `proxies` during `window`.
 async fn measure_window(
     chain: &TestChain,
-    proxy: &HostileUpstream,
+    proxies: &[HostileUpstream],
     window: impl Future<Output = ()>,
-) -> eyre::Result<Load> {
-    let (c0, b0, t0) = (proxy.counts(), head(chain).await?, Instant::now());
+) -> eyre::Result<Vec<Load>> {
+    let before: Vec<Counts> = proxies.iter().map(HostileUpstream::counts).collect();
+    let (b0, t0) = (head(chain).await?, Instant::now());
     window.await;
-    let (c1, b1, secs) = (
-        proxy.counts(),
-        head(chain).await?,
-        t0.elapsed().as_secs_f64(),
-    );
-    Ok(Load {
-        secs,
-        first_block: b0 + 1,
-        last_block: b1,
-        blocks: b1 - b0,
-        counts: c1.since(&c0),
-    })
+    let (b1, secs) = (head(chain).await?, t0.elapsed().as_secs_f64());
+    Ok(proxies
+        .iter()
+        .zip(&before)
+        .map(|(proxy, c0)| Load {
+            secs,
+            first_block: b0 + 1,
+            last_block: b1,
+            blocks: b1 - b0,
+            counts: proxy.counts().since(c0),
+        })
+        .collect())
+}
+
+/// `n` counting proxies in front of `chain`'s anvil.
+async fn proxies(chain: &TestChain, n: usize) -> eyre::Result<Vec<HostileUpstream>> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(HostileUpstream::start(&chain.endpoint()).await?);
+    }
+    Ok(out)
+}
+
+fn urls(proxies: &[HostileUpstream]) -> Vec<String> {
+    proxies.iter().map(HostileUpstream::url).collect()
 }
 
 /// Bets until `stop`, each as soon as the previous one is mined; the blocks of the
@@ -304,13 +330,16 @@ async fn bettor(lottery: Instance, player: Address, stop: tokio::time::Instant) 
 }
 
 async fn rpc_load(plan: Plan) -> eyre::Result<LoadResult> {
-    log("RPC load: anvil --block-time 1, enclave-app behind the counting proxy");
+    log(&format!(
+        "RPC load: anvil --block-time 1, enclave-app behind {} counting proxies",
+        plan.upstreams
+    ));
     let chain = TestChain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     max_betting_duration(&chain, &lottery).await?;
-    // Honest: the upstream only counts what passes.
-    let proxy = HostileUpstream::start(&chain.endpoint()).await?;
-    let app = App::start(&chain, &proxy.url(), *lottery.address())?;
+    // Honest: the upstreams only count what passes.
+    let proxy = proxies(&chain, plan.upstreams).await?;
+    let app = App::start(&chain, &urls(&proxy), *lottery.address())?;
     until_round(&lottery, 1, 30, "round 1's commitment", |r| {
         r.seedCommitment != B256::ZERO
     })
@@ -324,7 +353,7 @@ async fn rpc_load(plan: Plan) -> eyre::Result<LoadResult> {
     log(&format!("idle window: {} s", plan.idle.as_secs()));
     let idle = measure_window(&chain, &proxy, tokio::time::sleep(plan.idle)).await?;
     let mem_idle = app.memory()?;
-    print_load("idle", &idle);
+    print_loads("idle", &idle);
 
     log(&format!(
         "busy window: {BUSY_PLAYERS} players betting every block for {} s",
@@ -345,14 +374,14 @@ async fn rpc_load(plan: Plan) -> eyre::Result<LoadResult> {
         let (placed, failed) = joined?;
         bets += placed
             .iter()
-            .filter(|b| (busy.first_block..=busy.last_block).contains(b))
+            .filter(|b| (busy[0].first_block..=busy[0].last_block).contains(b))
             .count() as u64;
         failed_bets += failed;
     }
-    print_load("busy", &busy);
+    print_loads("busy", &busy);
     println!(
         "busy: {bets} bets mined in the window's blocks ({:.2} per player per block), {failed_bets} failed",
-        bets_per_player_block(bets, &busy)
+        bets_per_player_block(bets, &busy[0])
     );
     for (name, m) in [("idle", mem_idle), ("end of busy", mem_busy)] {
         println!(
@@ -376,6 +405,12 @@ async fn rpc_load(plan: Plan) -> eyre::Result<LoadResult> {
 
 fn bets_per_player_block(bets: u64, busy: &Load) -> f64 {
     bets as f64 / (busy.blocks.max(1) * BUSY_PLAYERS as u64) as f64
+}
+
+fn print_loads(phase: &str, loads: &[Load]) {
+    for (i, l) in loads.iter().enumerate() {
+        print_load(&format!("{phase} (upstream {})", i + 1), l);
+    }
 }
 
 fn print_load(phase: &str, l: &Load) {
@@ -430,11 +465,30 @@ impl Latency {
 }
 
 async fn event_latency(plan: Plan) -> eyre::Result<Latency> {
-    log("event latency: in-process core, poll 250 ms, anvil automine");
+    log(&format!(
+        "event latency: in-process core, poll 250 ms, anvil automine, {} upstreams",
+        plan.upstreams
+    ));
     let chain = TestChain::start().await;
     let lottery = chain.deploy_with_operator(500).await;
     max_betting_duration(&chain, &lottery).await?;
-    let core = tests::core::start(&chain, *lottery.address(), 1, CORE_POLL).await;
+    // With one upstream, straight to anvil (as before); with more, through proxies.
+    let proxy = if plan.upstreams > 1 {
+        proxies(&chain, plan.upstreams).await?
+    } else {
+        Vec::new()
+    };
+    let core = tests::core::start_with(
+        &chain,
+        *lottery.address(),
+        1,
+        CORE_POLL,
+        tests::core::CoreOptions {
+            upstreams: urls(&proxy),
+            ..tests::core::CoreOptions::default()
+        },
+    )
+    .await;
     let store = core.store.clone();
     tests::eventually(15, "round 1's commitment", || {
         store.round().filter(|r| r.seed_commitment.is_some())
@@ -537,7 +591,18 @@ async fn draw_inclusion(plan: Plan) -> eyre::Result<Draws> {
     ));
     let chain = TestChain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
-    let app = App::start(&chain, &chain.endpoint(), *lottery.address())?;
+    // With one upstream, straight to anvil (as before); with more, through proxies.
+    let proxy = if plan.upstreams > 1 {
+        proxies(&chain, plan.upstreams).await?
+    } else {
+        Vec::new()
+    };
+    let rpc_urls = if proxy.is_empty() {
+        vec![chain.endpoint()]
+    } else {
+        urls(&proxy)
+    };
+    let app = App::start(&chain, &rpc_urls, *lottery.address())?;
     let mut min_draw = BTreeMap::new();
     for id in 1..=plan.draw_rounds {
         until_round(&lottery, id, 30, "the round's commitment", |r| {
@@ -625,39 +690,51 @@ fn verdict(met: bool) -> &'static str {
 }
 
 fn summary(plan: Plan, quick: bool, load: &LoadResult, latency: &Latency, draws: &Draws) {
-    let (idle, busy) = (&load.idle, &load.busy);
+    let (idle, busy) = (&load.idle[0], &load.busy[0]);
     println!();
     if quick {
         println!("<!-- --quick smoke run: not for BENCHMARKS.md -->");
     }
     println!(
-        "RPC load (enclave-app `--poll-interval-ms {APP_POLL_MS}`, anvil `--block-time 1`; idle {} s after {} s warm-up, busy {} s with {BUSY_PLAYERS} players betting every block):",
+        "RPC load (enclave-app `--poll-interval-ms {APP_POLL_MS}`, anvil `--block-time 1`, {} upstream(s), quorum {}; idle {} s after {} s warm-up, busy {} s with {BUSY_PLAYERS} players betting every block):",
+        plan.upstreams,
+        plan.upstreams,
         plan.idle.as_secs(),
         plan.warmup.as_secs(),
         plan.busy.as_secs()
     );
     println!();
     println!(
-        "| phase | window | blocks | HTTP requests/min | JSON-RPC calls/min | requests/block | target |"
+        "| phase | upstream | window | blocks | HTTP requests/min | JSON-RPC calls/min | requests/block | target |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---|");
-    println!(
-        "| idle | {:.0} s | {} | {:.1} | {:.1} | {:.3} | <= 1 request/block: {} |",
-        idle.secs,
-        idle.blocks,
-        idle.per_min(idle.counts.http),
-        idle.per_min(idle.counts.calls),
-        idle.per_block(),
-        verdict(idle.per_block() <= 1.0)
-    );
-    println!(
-        "| busy | {:.0} s | {} | {:.1} | {:.1} | {:.3} | (none) |",
-        busy.secs,
-        busy.blocks,
-        busy.per_min(busy.counts.http),
-        busy.per_min(busy.counts.calls),
-        busy.per_block()
-    );
+    println!("|---|---|---:|---:|---:|---:|---:|---|");
+    for (i, l) in load.idle.iter().enumerate() {
+        let target = if i == 0 {
+            format!("<= 1 request/block: {}", verdict(l.per_block() <= 1.0))
+        } else {
+            "(quorum reads only)".to_owned()
+        };
+        println!(
+            "| idle | {} | {:.0} s | {} | {:.1} | {:.1} | {:.3} | {target} |",
+            i + 1,
+            l.secs,
+            l.blocks,
+            l.per_min(l.counts.http),
+            l.per_min(l.counts.calls),
+            l.per_block(),
+        );
+    }
+    for (i, l) in load.busy.iter().enumerate() {
+        println!(
+            "| busy | {} | {:.0} s | {} | {:.1} | {:.1} | {:.3} | (none) |",
+            i + 1,
+            l.secs,
+            l.blocks,
+            l.per_min(l.counts.http),
+            l.per_min(l.counts.calls),
+            l.per_block()
+        );
+    }
     println!();
     println!(
         "Busy phase: {} bets mined in the window's blocks ({:.2} per player per block), {} failed.",
@@ -666,7 +743,7 @@ fn summary(plan: Plan, quick: bool, load: &LoadResult, latency: &Latency, draws:
         load.failed_bets
     );
     println!();
-    println!("JSON-RPC calls per minute by method:");
+    println!("JSON-RPC calls per minute by method (upstream 1, the followed one):");
     println!();
     println!("| method | idle | busy |");
     println!("|---|---:|---:|");
@@ -742,14 +819,27 @@ fn summary(plan: Plan, quick: bool, load: &LoadResult, latency: &Latency, draws:
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> eyre::Result<()> {
+    const USAGE: &str = "usage: enclave-bench [--quick] [--upstreams N (1..=4)]";
     let mut quick = false;
-    for arg in std::env::args().skip(1) {
+    let mut upstreams = 1;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => quick = true,
-            other => bail!("unknown argument {other:?} (usage: enclave-bench [--quick])"),
+            "--upstreams" => {
+                upstreams = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| (1..=4).contains(n))
+                    .ok_or_else(|| eyre!("--upstreams takes a number from 1 to 4 ({USAGE})"))?;
+            }
+            other => bail!("unknown argument {other:?} ({USAGE})"),
         }
     }
-    let plan = if quick { Plan::QUICK } else { Plan::FULL };
+    let plan = Plan {
+        upstreams,
+        ..if quick { Plan::QUICK } else { Plan::FULL }
+    };
     log(&format!(
         "enclave-app: {}",
         tests::enclave_app_binary().display()
