@@ -568,6 +568,9 @@ struct Draws {
     delays: Vec<(u64, u64)>,
     reverted: (usize, usize),
     memory: Memory,
+    /// HTTP requests and JSON-RPC calls each upstream served over the draw phase
+    /// (empty with one upstream, which is anvil itself).
+    per_upstream: Vec<Counts>,
 }
 
 impl Draws {
@@ -634,6 +637,16 @@ async fn draw_inclusion(plan: Plan) -> eyre::Result<Draws> {
     }
     let memory = app.memory()?;
     drop(app);
+    let per_upstream: Vec<Counts> = proxy.iter().map(HostileUpstream::counts).collect();
+    for (i, c) in per_upstream.iter().enumerate() {
+        println!(
+            "draw phase, upstream {}: {} HTTP requests, {} JSON-RPC calls over {} rounds",
+            i + 1,
+            c.http,
+            c.calls,
+            plan.draw_rounds
+        );
+    }
 
     let filter = Filter::new()
         .address(*lottery.address())
@@ -666,6 +679,7 @@ async fn draw_inclusion(plan: Plan) -> eyre::Result<Draws> {
         delays,
         reverted,
         memory,
+        per_upstream,
     };
     println!(
         "draw inclusion over {} rounds: {:.0} % at 0 blocks; distribution {:?}; per round {:?}",
@@ -798,6 +812,27 @@ fn summary(plan: Plan, quick: bool, load: &LoadResult, latency: &Latency, draws:
         load.reverted.1,
         load.reverted.0
     );
+    if !draws.per_upstream.is_empty() {
+        println!();
+        println!(
+            "Load per upstream over the draw phase ({} rounds: a commit, two bets and a draw each; the quorum reads happen only when an action is due):",
+            draws.delays.len()
+        );
+        println!();
+        println!("| upstream | HTTP requests | per round | JSON-RPC calls | per round |");
+        println!("|---|---:|---:|---:|---:|");
+        let rounds = draws.delays.len().max(1) as f64;
+        for (i, c) in draws.per_upstream.iter().enumerate() {
+            println!(
+                "| {} | {} | {:.1} | {} | {:.1} |",
+                i + 1,
+                c.http,
+                c.http as f64 / rounds,
+                c.calls,
+                c.calls as f64 / rounds
+            );
+        }
+    }
     println!();
     println!("Memory of the enclave-app process (`/proc/<pid>/status`):");
     println!();
