@@ -61,7 +61,16 @@ pub struct Service {
 }
 
 impl Service {
-    fn spawn(name: &'static str, command: &mut Command, files: Vec<tempfile::TempPath>) -> Self {
+    /// Spawns `command` as the service `name`, keeping `files` (a key file, an
+    /// allowlist) as long as it runs.
+    ///
+    /// # Panics
+    /// When it cannot be spawned.
+    pub fn spawn(
+        name: &'static str,
+        command: &mut Command,
+        files: Vec<tempfile::TempPath>,
+    ) -> Self {
         for (var, _) in std::env::vars_os() {
             let var = var.to_string_lossy();
             if var.starts_with("ENCLAVE_") || var.starts_with("HOST_PROXY_") || var == "RUST_LOG" {

@@ -503,3 +503,77 @@ async fn host_proxy_survives_a_misbehaving_enclave() {
     assert_eq!(code, 503, "{health}");
     assert_eq!(health["controlChannelConnected"], false);
 }
+
+/// Two RPC providers through host-proxy, as on a Nitro parent: enclave-app's RPC URL
+/// number N (neither resolves) leaves through the egress port + N, host-proxy's
+/// allowlist has one route per provider, and with quorum 2 both are asked before
+/// anything is signed. A round is drawn end to end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_upstreams_each_leave_through_their_own_egress_route() {
+    use std::io::Write;
+
+    use alloy::sol_types::SolCall;
+    use tests::upstream::HostileUpstream;
+    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let lottery = chain.deploy_with_operator(500).await;
+    let contract = *lottery.address();
+    let first = HostileUpstream::start(&chain.endpoint()).await.unwrap();
+    let second = HostileUpstream::start(&chain.endpoint()).await.unwrap();
+    // An egress port whose successor is free too.
+    let ports = loop {
+        let ports = Ports::free();
+        if ports.egress < u16::MAX
+            && std::net::TcpListener::bind(("127.0.0.1", ports.egress + 1)).is_ok()
+        {
+            break ports;
+        }
+    };
+    let host_port = |url: String| url.trim_start_matches("http://").to_owned();
+    let mut allowlist = tempfile::NamedTempFile::new().unwrap();
+    write!(
+        allowlist,
+        "[[route]]\nlisten = \"tcp://127.0.0.1:{}\"\nupstream = \"{}\"\n\n\
+         [[route]]\nlisten = \"tcp://127.0.0.1:{}\"\nupstream = \"{}\"\n",
+        ports.egress,
+        host_port(first.url()),
+        ports.egress + 1,
+        host_port(second.url())
+    )
+    .unwrap();
+    let allowlist = allowlist.into_temp_path();
+    let mut command = std::process::Command::new(stack::workspace_binary("host-proxy"));
+    command
+        .args(["--mode", "sim", "--egress-allowlist"])
+        .arg(&allowlist)
+        .arg(format!("--control=tcp://127.0.0.1:{}", ports.control))
+        .arg(format!("--listen=127.0.0.1:{}", ports.web))
+        .args(["--log-filter", "info"]);
+    let _host = Service::spawn("host-proxy", &mut command, vec![allowlist]);
+    let _enclave = stack::enclave_app(
+        &chain,
+        ports,
+        "http://rpc1.invalid:8545",
+        contract,
+        Some(1),
+        &["--rpc-url", "http://rpc2.invalid:8545"],
+    );
+    host_until(ports.web, 30, "round 1 committed", |s| {
+        s.round
+            .as_ref()
+            .is_some_and(|r| r.seed_commitment.is_some())
+    })
+    .await;
+    tests::play_first_round(&chain, &lottery, 40).await;
+    // The second provider was asked (the quorum reads) and got every transaction.
+    assert!(second.counts().methods.contains_key("eth_call"));
+    let draw = abi::contract::Lottery::drawWinnerCall::SELECTOR;
+    assert!(
+        second
+            .transactions()
+            .iter()
+            .any(|t| t.input.starts_with(&draw))
+    );
+    assert!(first.counts().calls > second.counts().calls);
+    let sent = tests::sent_by(&chain, chain.operator()).await;
+    assert!(sent.iter().all(|(_, ok)| *ok), "{sent:?}");
+}
