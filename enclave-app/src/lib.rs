@@ -18,6 +18,7 @@ pub mod attest;
 pub mod chain;
 pub mod config;
 pub mod control;
+pub mod entropy;
 pub mod mirror;
 pub mod operator;
 pub mod quorum;
@@ -39,6 +40,7 @@ use crate::{
     chain::{ChainClient, ChainError, TxSender},
     config::{Config, Egress},
     control::ControlServer,
+    entropy::Entropy,
     mirror::{Mirror, MirrorSettings},
     operator::{Operator, OperatorSettings},
     quorum::{Quorum, Upstream},
@@ -79,15 +81,17 @@ pub enum RunError {
 /// [`RunError`] when a part cannot start (a bad key, no contract at the address).
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
     info!(target: "enclave_app", config = %config.redacted(), "starting");
-    let key = OperatorKey::from_config(&config)?;
+    // The provider first: in nitro mode a missing NSM is the first thing to know, and
+    // its randomness goes into the key and every seed.
+    let provider = attest::provider(&config)?;
+    let entropy = Entropy::with_provider(provider.clone());
+    let key = OperatorKey::from_config(&config, &entropy)?;
     info!(
         target: "enclave_app",
         operator = %key.address(),
         key_source = %key.source(),
         "operator key ready"
     );
-    // The provider first: in nitro mode a missing NSM is the first thing to know.
-    let provider = attest::provider(&config)?;
     let upstreams = config
         .rpc_urls
         .iter()
@@ -163,6 +167,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
             clock_margin_secs: config.clock_margin_secs,
         },
     )
+    .with_entropy(entropy)
     .with_injected_keys(injected_rx);
     let tasks = TaskTracker::new();
     tasks.spawn(control.run(shutdown.clone()));

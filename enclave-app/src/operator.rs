@@ -46,6 +46,7 @@ use tracing::{error, info, warn};
 
 use crate::{
     chain::{BlockClock, ChainError, Facts, PendingTx, TxSender},
+    entropy::Entropy,
     quorum::{Disagreement, Quorum},
     signer::OperatorKey,
     store::Store,
@@ -324,6 +325,8 @@ pub struct Operator {
     settings: OperatorSettings,
     /// The upstreams whose agreement every signature needs.
     quorum: Quorum,
+    /// Where seeds come from.
+    entropy: Entropy,
     /// Seeds by round, of every commit that may be on chain: only in memory, gone
     /// with the process.
     seeds: HashMap<u64, Vec<Seed>>,
@@ -350,6 +353,14 @@ impl Operator {
         self
     }
 
+    /// Draws seeds from `entropy` (the OS's and the NSM's randomness) instead of the
+    /// OS's alone.
+    #[must_use]
+    pub fn with_entropy(mut self, entropy: Entropy) -> Self {
+        self.entropy = entropy;
+        self
+    }
+
     /// An operator sending through `sender`.
     pub fn new(
         store: Store,
@@ -367,6 +378,7 @@ impl Operator {
             contract,
             settings,
             quorum,
+            entropy: Entropy::os_only(),
             seeds: HashMap::new(),
             in_flight: None,
             held: None,
@@ -568,8 +580,13 @@ impl Operator {
         match decision {
             Decision::Wait(_) => {}
             Decision::Commit { round_id } => {
-                let seed = Seed::random()
-                    .map_err(|e| ChainError::Sign(format!("no entropy for a seed: {e}")))?;
+                let bytes = self.entropy.bytes32().map_err(|e| {
+                    ChainError::Sign(format!(
+                        "no entropy for a seed: {}",
+                        abi::transport::error_chain(&e)
+                    ))
+                })?;
+                let seed = Seed::from_bytes(alloy::primitives::B256::from(*bytes));
                 let commitment =
                     draw::commitment(self.chain_id, self.contract, U256::from(round_id), &seed);
                 let input = Lottery::commitSeedCall {

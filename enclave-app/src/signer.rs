@@ -14,11 +14,12 @@ use std::{fmt, path::Path};
 
 use abi::keys::{KeyFileError, KeyParseError, parse_private_key, read_private_key_file};
 use alloy::{network::EthereumWallet, primitives::Address, signers::local::PrivateKeySigner};
-use rand::{TryRngCore, rngs::OsRng};
 use serde::Serialize;
-use zeroize::Zeroizing;
 
-use crate::config::{Config, Mode, OPERATOR_KEY_ENV};
+use crate::{
+    config::{Config, Mode, OPERATOR_KEY_ENV},
+    entropy::{Entropy, EntropyError},
+};
 
 /// Draws of 32 random bytes before giving up on finding a valid secp256k1 scalar. A
 /// uniform draw is invalid (zero or not below the group order) with probability about
@@ -57,8 +58,8 @@ impl fmt::Display for KeySource {
 #[derive(Debug, thiserror::Error)]
 pub enum SignerError {
     /// The operating system's entropy source failed.
-    #[error("the OS entropy source failed")]
-    Entropy(#[source] rand::rand_core::OsError),
+    #[error("no entropy for a key")]
+    Entropy(#[source] EntropyError),
     /// The entropy source kept returning invalid scalars (it is broken).
     #[error("the OS entropy source gave no valid secp256k1 key in {MAX_GENERATE_ATTEMPTS} draws")]
     NoValidScalar,
@@ -83,16 +84,13 @@ pub struct OperatorKey {
 }
 
 impl OperatorKey {
-    /// A fresh key from the operating system's entropy.
+    /// A fresh key from `entropy` (the OS's and the NSM's randomness, mixed).
     ///
     /// # Errors
     /// [`SignerError::Entropy`] or, with a broken source, [`SignerError::NoValidScalar`].
-    pub fn generate() -> Result<Self, SignerError> {
+    pub fn generate(entropy: &Entropy) -> Result<Self, SignerError> {
         for _ in 0..MAX_GENERATE_ATTEMPTS {
-            let mut bytes = Zeroizing::new([0u8; 32]);
-            OsRng
-                .try_fill_bytes(bytes.as_mut_slice())
-                .map_err(SignerError::Entropy)?;
+            let bytes = entropy.bytes32().map_err(SignerError::Entropy)?;
             if let Ok(signer) = PrivateKeySigner::from_slice(bytes.as_slice()) {
                 return Ok(Self {
                     signer,
@@ -132,7 +130,7 @@ impl OperatorKey {
     ///
     /// # Errors
     /// [`SignerError`].
-    pub fn from_config(config: &Config) -> Result<Self, SignerError> {
+    pub fn from_config(config: &Config, entropy: &Entropy) -> Result<Self, SignerError> {
         let plaintext = config.operator_key_file.is_some() || config.operator_key.is_some();
         if config.mode == Mode::Nitro && plaintext {
             return Err(SignerError::PlaintextKeyInNitro);
@@ -140,7 +138,7 @@ impl OperatorKey {
         match (&config.operator_key_file, &config.operator_key) {
             (Some(path), _) => Self::from_file(path),
             (None, Some(key)) => Self::from_env_value(key.expose()),
-            (None, None) => Self::generate(),
+            (None, None) => Self::generate(entropy),
         }
     }
 
@@ -215,8 +213,8 @@ mod tests {
 
     #[test]
     fn generated_keys_differ() {
-        let a = OperatorKey::generate().unwrap();
-        let b = OperatorKey::generate().unwrap();
+        let a = OperatorKey::generate(&Entropy::os_only()).unwrap();
+        let b = OperatorKey::generate(&Entropy::os_only()).unwrap();
         assert_ne!(a.address(), b.address());
         assert_eq!(a.source(), KeySource::Generated);
     }
@@ -239,25 +237,32 @@ mod tests {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         writeln!(file, "{KEY}").unwrap();
         let path = file.path().to_str().unwrap();
-        let key =
-            OperatorKey::from_config(&config("sim", &[], &["--operator-key-file", path])).unwrap();
+        let key = OperatorKey::from_config(
+            &config("sim", &[], &["--operator-key-file", path]),
+            &Entropy::os_only(),
+        )
+        .unwrap();
         assert_eq!(
             (key.address().to_string().as_str(), key.source()),
             (ADDRESS, KeySource::File)
         );
-        let key =
-            OperatorKey::from_config(&config("sim", &[(OPERATOR_KEY_ENV, KEY)], &[])).unwrap();
+        let key = OperatorKey::from_config(
+            &config("sim", &[(OPERATOR_KEY_ENV, KEY)], &[]),
+            &Entropy::os_only(),
+        )
+        .unwrap();
         assert_eq!(
             (key.address().to_string().as_str(), key.source()),
             (ADDRESS, KeySource::Environment)
         );
-        let key = OperatorKey::from_config(&config("nitro", &[], &[])).unwrap();
+        let key =
+            OperatorKey::from_config(&config("nitro", &[], &[]), &Entropy::os_only()).unwrap();
         assert_eq!(key.source(), KeySource::Generated);
 
         // A config built by hand past the checks is still refused in nitro mode.
         let mut nitro = config("sim", &[(OPERATOR_KEY_ENV, KEY)], &[]);
         nitro.mode = Mode::Nitro;
-        let err = OperatorKey::from_config(&nitro).unwrap_err();
+        let err = OperatorKey::from_config(&nitro, &Entropy::os_only()).unwrap_err();
         assert!(matches!(err, SignerError::PlaintextKeyInNitro), "{err}");
     }
 
