@@ -172,6 +172,9 @@ fn a_simulated_document_is_only_ever_reported_as_simulated() {
             "contract": format!("0x{}", "11".repeat(20)),
             "operator": format!("0x{}", "ab".repeat(20)),
             "keySource": "generated",
+            "keyInjection": false,
+            "rpcHosts": ["rpc.example.org:443"],
+            "rpcQuorum": 1,
         })
     );
     // Without allowSimulated: the verifier's own refusal.

@@ -191,12 +191,19 @@ pub struct Ports {
 }
 
 impl Ports {
-    /// Three free ports.
+    /// Three distinct free ports: all three are held bound until each is known, so
+    /// the system cannot hand the same port out twice (it did, under load).
+    ///
+    /// # Panics
+    /// When no port can be bound.
     pub fn free() -> Self {
+        let bind = || std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        let held = [bind(), bind(), bind()];
+        let [control, egress, web] = held.map(|l| l.local_addr().expect("local address").port());
         Self {
-            control: free_port(),
-            egress: free_port(),
-            web: free_port(),
+            control,
+            egress,
+            web,
         }
     }
 
