@@ -144,26 +144,32 @@ impl BlockClock {
     }
 }
 
-/// The pending answers of the three view calls in a batch.
-type ViewCalls = (Waiter<Bytes>, Waiter<Bytes>, Waiter<Bytes>);
+/// The pending answers of the view calls in a batch: `getConfig`, `getRound`, and
+/// `getParticipants` on a full read only.
+type ViewCalls = (Waiter<Bytes>, Waiter<Bytes>, Option<Waiter<Bytes>>);
 
-/// Decodes the three view answers of a batch into a [`ContractState`].
+/// Decodes the view answers of a batch into a [`ContractState`].
 async fn finish_view_calls(
     (config, round, participants): ViewCalls,
     block: u64,
 ) -> Result<ContractState, ChainError> {
-    let (config, round, participants) =
-        tokio::try_join!(config, round, participants).map_err(|e| ChainError::from_rpc(&e))?;
+    let (config, round) = tokio::try_join!(config, round).map_err(|e| ChainError::from_rpc(&e))?;
     let decode = |e: alloy::sol_types::Error| ChainError::Decode(e.to_string());
     let config = Lottery::getConfigCall::abi_decode_returns(&config).map_err(decode)?;
     let round = Lottery::getRoundCall::abi_decode_returns(&round).map_err(decode)?;
-    let participants =
-        Lottery::getParticipantsCall::abi_decode_returns(&participants).map_err(decode)?;
+    let participants = match participants {
+        Some(waiter) => {
+            let bytes = waiter.await.map_err(|e| ChainError::from_rpc(&e))?;
+            let list = Lottery::getParticipantsCall::abi_decode_returns(&bytes).map_err(decode)?;
+            Some(ParticipantView::list(&list))
+        }
+        None => None,
+    };
     Ok(ContractState {
         block_number: block,
         config: config.into(),
         round: RoundView::try_from(round).map_err(|e| ChainError::Decode(e.to_string()))?,
-        participants: ParticipantView::list(&participants),
+        participants,
     })
 }
 
@@ -221,8 +227,10 @@ pub struct ContractState {
     pub config: ConfigView,
     /// `getRound()`.
     pub round: RoundView,
-    /// `getParticipants()`, with win chances.
-    pub participants: Vec<ParticipantView>,
+    /// `getParticipants()`, with win chances: on a full read only
+    /// ([`ChainClient::contract_state`]); its cost grows with the players, so the
+    /// mirror builds the list from `BetPlaced` logs instead.
+    pub participants: Option<Vec<ParticipantView>>,
 }
 
 /// What the operator acts on, read at one block: the block and the two O(1) views.
@@ -350,7 +358,7 @@ impl ChainClient {
                 .add_call::<_, Vec<Log>>("eth_getLogs", &(filter,))
                 .map_err(|e| ChainError::from_rpc(&e))?;
             let views = if with_views {
-                Some(self.add_view_calls(&mut batch, BlockId::latest())?)
+                Some(self.add_view_calls(&mut batch, BlockId::latest(), false)?)
             } else {
                 None
             };
@@ -465,25 +473,41 @@ impl ChainClient {
     }
 
     /// `getConfig`, `getRound` and `getParticipants` in one JSON-RPC batch pinned to
-    /// `block`, so the three answers describe the same state.
+    /// `block`, so the three answers describe the same state. `getParticipants`
+    /// costs gas in proportion to the players (about 5,500 a player), so this full
+    /// read is for a start, a reorg or a mismatch only, never per bet.
     ///
     /// # Errors
     /// On RPC failure after retries, or contract data this build cannot decode.
     pub async fn contract_state(&self, block: u64) -> Result<ContractState, ChainError> {
+        self.views_at(block, true).await
+    }
+
+    /// `getConfig` and `getRound` pinned to `block`: O(1) in the number of players.
+    ///
+    /// # Errors
+    /// On RPC failure after retries, or contract data this build cannot decode.
+    pub async fn round_state(&self, block: u64) -> Result<ContractState, ChainError> {
+        self.views_at(block, false).await
+    }
+
+    async fn views_at(&self, block: u64, participants: bool) -> Result<ContractState, ChainError> {
         retry("contract views", || async {
             let mut batch = self.client.new_batch();
-            let calls = self.add_view_calls(&mut batch, BlockId::number(block))?;
+            let calls = self.add_view_calls(&mut batch, BlockId::number(block), participants)?;
             batch.send().await.map_err(|e| ChainError::from_rpc(&e))?;
             finish_view_calls(calls, block).await
         })
         .await
     }
 
-    /// Adds `getConfig`, `getRound` and `getParticipants` at `at` to `batch`.
+    /// Adds `getConfig`, `getRound` and, when `participants`, `getParticipants` at
+    /// `at` to `batch`.
     fn add_view_calls(
         &self,
         batch: &mut BatchRequest<'_>,
         at: BlockId,
+        participants: bool,
     ) -> Result<ViewCalls, ChainError> {
         let mut add = |input: Vec<u8>| {
             let tx = TransactionRequest::default()
@@ -496,7 +520,11 @@ impl ChainClient {
         Ok((
             add(Lottery::getConfigCall {}.abi_encode())?,
             add(Lottery::getRoundCall {}.abi_encode())?,
-            add(Lottery::getParticipantsCall {}.abi_encode())?,
+            if participants {
+                Some(add(Lottery::getParticipantsCall {}.abi_encode())?)
+            } else {
+                None
+            },
         ))
     }
 }

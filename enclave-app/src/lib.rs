@@ -21,6 +21,7 @@ pub mod control;
 pub mod entropy;
 pub mod mirror;
 pub mod operator;
+pub mod participants;
 pub mod quorum;
 pub mod signer;
 pub mod store;

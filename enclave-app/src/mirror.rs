@@ -5,7 +5,10 @@
 //! (the latest block and the new logs in one JSON-RPC batch, with the views added
 //! when the slow reconciliation is due); the views are read at the new block (one
 //! more batched request) only when logs arrived. The cost per block does not grow
-//! with the number of players.
+//! with the number of players: the participant list is built from `BetPlaced` logs
+//! ([`crate::participants`]) and only checked against the round's totals; the full
+//! list (`getParticipants`, whose gas grows with the players) is read only when the
+//! two disagree, and a failure of that read never stops the mirror.
 //!
 //! Reorgs: the hashes of the blocks the mirror processed are remembered. A new head
 //! whose parent is not the block we saw at that height, a head at or below the last
@@ -30,6 +33,7 @@ use tracing::{debug, info, warn};
 
 use crate::{
     chain::{BlockRef, ChainClient, ChainError, ContractState, Polled},
+    participants::Participants,
     store::Store,
 };
 
@@ -77,6 +81,13 @@ pub struct Mirror {
     seen: BTreeMap<u64, B256>,
     last: Option<BlockRef>,
     last_views: Instant,
+    /// The current round's participants, from `BetPlaced` logs.
+    participants: Participants,
+    /// The views were read since the list was last checked against them.
+    check_participants: bool,
+    /// When a full read of the list last failed: retried once a reconciliation
+    /// interval, not at every bet.
+    full_read_failed: Option<Instant>,
 }
 
 impl Mirror {
@@ -89,6 +100,9 @@ impl Mirror {
             seen: BTreeMap::new(),
             last: None,
             last_views: Instant::now(),
+            participants: Participants::default(),
+            check_participants: false,
+            full_read_failed: None,
         }
     }
 
@@ -111,6 +125,7 @@ impl Mirror {
         info!(target: "mirror", from, to = head.number, logs = logs.len(), "back-filled");
         self.apply_logs(&logs, head.timestamp);
         self.read_views(head.number).await?;
+        self.sync_participants(head.number).await;
         self.advance_to(head);
         Ok(head)
     }
@@ -132,6 +147,7 @@ impl Mirror {
         if head.hash == last.hash {
             if let Some(views) = views {
                 self.set_views(views);
+                self.sync_participants(head.number).await;
             }
             return Ok(Tick::Idle);
         }
@@ -159,6 +175,7 @@ impl Mirror {
         } else if let Some(views) = views {
             self.set_views(views);
         }
+        self.sync_participants(head.number).await;
         self.advance_to(head);
         Ok(Tick::Advanced { logs: new.len() })
     }
@@ -258,12 +275,15 @@ impl Mirror {
         warn!(target: "mirror", from_block, head = head.number, "reorg: re-reading from the fork point");
         self.seen.retain(|n, _| *n < from_block);
         self.store.rollback(from_block);
+        // Bets past the fork may be gone: the list is read in full again.
+        self.participants.invalidate();
         let logs = self
             .chain
             .logs(from_block, head.number, self.settings.log_chunk_blocks)
             .await?;
         self.apply_logs(&logs, head.timestamp);
         self.read_views(head.number).await?;
+        self.sync_participants(head.number).await;
         self.advance_to(head);
         Ok(Tick::Reorged { from_block })
     }
@@ -277,17 +297,55 @@ impl Mirror {
         self.store.set_head(head.head());
     }
 
+    /// The O(1) views (configuration and round) at `block`.
     async fn read_views(&mut self, block: u64) -> Result<(), ChainError> {
-        let state = self.chain.contract_state(block).await?;
+        let state = self.chain.round_state(block).await?;
         self.set_views(state);
         Ok(())
     }
 
     fn set_views(&mut self, state: ContractState) {
+        if let Some(list) = &state.participants {
+            self.participants.replace(state.round.round_id, list);
+        }
         self.store.set_config(state.config);
         self.store.set_round(state.round);
-        self.store.set_participants(state.participants);
+        self.check_participants = true;
         self.last_views = Instant::now();
+    }
+
+    /// Checks the log-built participant list against the round's totals just read;
+    /// when they disagree (the round began before the look-back, a reorg, a missed
+    /// log) reads the full list at `block`. That read's gas grows with the players,
+    /// so it may fail on a node that caps `eth_call` gas: the mirror then keeps the
+    /// list it has and goes on (it is checked again at the next reconciliation).
+    /// Publishes the list when it changed.
+    async fn sync_participants(&mut self, block: u64) {
+        let retry_due = self
+            .full_read_failed
+            .is_none_or(|at| at.elapsed() >= self.settings.reconcile_interval);
+        if std::mem::take(&mut self.check_participants)
+            && let Some(round) = self.store.round()
+            && !self.participants.agrees_with(&round)
+            && retry_due
+        {
+            match self.chain.contract_state(block).await {
+                Ok(full) => {
+                    self.full_read_failed = None;
+                    info!(target: "mirror", round_id = full.round.round_id, participants = full.round.participant_count, block, "participant list read in full");
+                    if let Some(list) = &full.participants {
+                        self.participants.replace(full.round.round_id, list);
+                    }
+                }
+                Err(e) => {
+                    self.full_read_failed = Some(Instant::now());
+                    warn!(target: "mirror", round_id = round.round_id, block, error = %e, "the full participant list could not be read; keeping the one built from logs");
+                }
+            }
+        }
+        if let Some(list) = self.participants.take_update() {
+            self.store.set_participants(list);
+        }
     }
 
     fn apply_logs(&mut self, logs: &[Log], fallback_time: u64) {
@@ -308,6 +366,10 @@ impl Mirror {
                     continue;
                 }
             };
+            if let Lottery::LotteryEvents::BetPlaced(bet) = &event {
+                self.participants
+                    .bet(bet.roundId.saturating_to(), bet.player, bet.newTotal);
+            }
             let Some((round_id, kind)) = activity_of(&event) else {
                 continue;
             };

@@ -419,3 +419,95 @@ async fn the_core_recovers_from_a_node_outage_without_missing_or_repeating_anyth
     assert!(sent.iter().all(|(_, ok)| *ok), "{sent:?}");
     drop(core);
 }
+
+/// Sybil players: 300 bets from 300 fresh addresses. The mirror builds the
+/// participant list from the bets' logs and checks it against the round's totals: it
+/// never asks for `getParticipants` (whose gas grows with the players, about 5,500 a
+/// player, so a per-bet read fails on capped nodes from about 9,000 players), yet it
+/// holds exactly the contract's list, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_participant_list_comes_from_logs_not_from_a_per_bet_view() {
+    use alloy::sol_types::SolCall;
+    use tests::{core::CoreOptions, upstream::HostileUpstream};
+    const PLAYERS: u64 = 300;
+    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let lottery = chain.deploy_with_operator(500).await;
+    ok(lottery
+        .setBettingDuration(U256::from(3600))
+        .from(chain.operator()))
+    .await;
+    let upstream = HostileUpstream::start(&chain.endpoint()).await.unwrap();
+    let core = core::start_with(
+        &chain,
+        *lottery.address(),
+        1,
+        Duration::from_millis(100),
+        CoreOptions {
+            upstreams: vec![upstream.url()],
+            ..CoreOptions::default()
+        },
+    )
+    .await;
+    let store = core.store.clone();
+    eventually(10, "round 1's commitment", || {
+        store.round().filter(|r| r.seed_commitment.is_some())
+    })
+    .await;
+    chain
+        .raw
+        .anvil_auto_impersonate_account(true)
+        .await
+        .unwrap();
+    let raw = abi::contract::Lottery::new(*lottery.address(), chain.raw.clone());
+    for i in 0..PLAYERS {
+        let player = Address::left_padding_from(&(0x5eed_0000 + i).to_be_bytes());
+        chain
+            .raw
+            .anvil_set_balance(player, milli(1000))
+            .await
+            .unwrap();
+        let amount = milli(1) + U256::from(i);
+        // Every tenth player bets twice: a top-up changes a stake, not the order.
+        let bets = if i % 10 == 0 { 2 } else { 1 };
+        for _ in 0..bets {
+            let _pending = raw
+                .placeBet()
+                .from(player)
+                .value(amount)
+                .gas(400_000)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let held = eventually(60, "every player in the store", || {
+        let list = store.snapshot().participants;
+        (list.len() as u64 == PLAYERS
+            && store
+                .round()
+                .is_some_and(|r| r.participant_count == PLAYERS))
+        .then_some(list)
+    })
+    .await;
+    let on_chain = lottery.getParticipants().call().await.unwrap();
+    assert_eq!(
+        held.iter()
+            .map(|p| (p.address, p.amount))
+            .collect::<Vec<_>>(),
+        on_chain
+            .iter()
+            .map(|p| (p.player, p.amount))
+            .collect::<Vec<_>>()
+    );
+    let total: f64 = held.iter().map(|p| p.win_chance).sum();
+    assert!((total - 1.0).abs() < 1e-6, "chances sum to {total}");
+    let full_reads = upstream
+        .calls()
+        .iter()
+        .filter(|c| {
+            c.input
+                .starts_with(&abi::contract::Lottery::getParticipantsCall::SELECTOR)
+        })
+        .count();
+    assert_eq!(full_reads, 0, "the mirror read the O(players) view");
+}
