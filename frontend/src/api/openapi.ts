@@ -619,7 +619,15 @@ export interface paths {
         };
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /**
+                     * @description How many to return: 1 to 1000, 1000 when omitted (a round with more players is
+                     *      read page by page, until a page comes back shorter than `limit`).
+                     */
+                    limit?: number;
+                    /** @description How many participants to skip, in the order of their first bet; 0 when omitted. */
+                    offset?: number | null;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -632,6 +640,15 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["ParticipantView"][];
+                    };
+                };
+                /** @description The input is malformed; the message says how. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
                 /** @description The enclave is not connected or its state not read yet, or (relays) it is answering as many requests as it may. */
@@ -1250,6 +1267,22 @@ export interface components {
              *      carry an API key.
              */
             publicRpcUrl: string | null;
+        };
+        /** @description A page of the participant list: `offset` and `limit`. */
+        PageQuery: {
+            /**
+             * Format: uint64
+             * @description How many to return: 1 to 1000, 1000 when omitted (a round with more players is
+             *      read page by page, until a page comes back shorter than `limit`).
+             * @default null
+             */
+            limit: number;
+            /**
+             * Format: uint64
+             * @description How many participants to skip, in the order of their first bet; 0 when omitted.
+             * @default null
+             */
+            offset: number | null;
         };
         /** @description One participant of the current round. */
         ParticipantView: {

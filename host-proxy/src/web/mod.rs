@@ -108,7 +108,9 @@ pub fn router(state: AppState, settings: &WebSettings) -> Router {
         )
         .api_route(
             "/api/round/participants",
-            get_with(rest::participants, |op| errors(op, &[UNAVAILABLE])),
+            get_with(rest::participants, |op| {
+                errors(op, &[BAD_REQUEST, UNAVAILABLE])
+            }),
         )
         .api_route(
             "/api/round/player/{address}",

@@ -138,10 +138,44 @@ pub(super) async fn round(State(state): State<AppState>) -> Result<Json<RoundVie
         .ok_or_else(|| ApiError::not_found("no round has been read from the contract yet"))
 }
 
+/// A page of the participant list: `offset` and `limit`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(super) struct PageQuery {
+    /// How many participants to skip, in the order of their first bet; 0 when omitted.
+    #[serde(default)]
+    offset: Option<u64>,
+    /// How many to return: 1 to 1000, 1000 when omitted (a round with more players is
+    /// read page by page, until a page comes back shorter than `limit`).
+    #[serde(default)]
+    #[schemars(with = "u64", range(min = 1, max = MAX_LIST_LIMIT))]
+    limit: Option<u64>,
+}
+
 pub(super) async fn participants(
     State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Vec<ParticipantView>>, ApiError> {
-    Ok(Json(snapshot(&state)?.participants.clone()))
+    let limit = match query.limit {
+        None => MAX_LIST_LIMIT,
+        Some(n) if (1..=MAX_LIST_LIMIT as u64).contains(&n) => {
+            usize::try_from(n).unwrap_or(MAX_LIST_LIMIT)
+        }
+        Some(n) => {
+            return Err(ApiError::bad_request(format!(
+                "limit must be 1 to {MAX_LIST_LIMIT}, not {n}"
+            )));
+        }
+    };
+    let offset = usize::try_from(query.offset.unwrap_or(0)).unwrap_or(usize::MAX);
+    let s = snapshot(&state)?;
+    Ok(Json(
+        s.participants
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .cloned()
+            .collect(),
+    ))
 }
 
 /// What `/api/round/player/{address}` accepts (besides mixed case with a valid

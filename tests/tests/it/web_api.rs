@@ -821,6 +821,35 @@ async fn a_real_round_reaches_the_feed_and_the_rest_api() {
         )
         .await;
     assert_eq!(list.as_array().unwrap().len(), 2);
+    // Paged: the second player alone, an empty page past the end, bad bounds refused.
+    let page = api
+        .get(
+            web,
+            "/api/round/participants",
+            "/api/round/participants?offset=1&limit=1",
+            200,
+        )
+        .await;
+    assert_eq!(page.as_array().unwrap().len(), 1);
+    assert_eq!(page[0], list[1]);
+    let past = api
+        .get(
+            web,
+            "/api/round/participants",
+            "/api/round/participants?offset=2",
+            200,
+        )
+        .await;
+    assert_eq!(past, Value::Array(vec![]));
+    for bad in ["limit=0", "limit=1001", "offset=-1", "offset=many"] {
+        api.get(
+            web,
+            "/api/round/participants",
+            &format!("/api/round/participants?{bad}"),
+            400,
+        )
+        .await;
+    }
     let me = api
         .get(
             web,
