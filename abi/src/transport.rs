@@ -29,7 +29,9 @@ use hyper_util::{
     client::legacy::{Client, connect::Connect},
     rt::{TokioExecutor, TokioIo},
 };
-use rustls::pki_types::{CertificateDer, pem::PemObject};
+/// A DER certificate, as [`read_ca_file`] returns and the connectors take.
+pub use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 
 use crate::endpoint::{self, Endpoint, EndpointError, Stream};
 

@@ -19,6 +19,8 @@ pub mod chain;
 pub mod config;
 pub mod control;
 pub mod entropy;
+#[cfg(test)]
+mod fixtures;
 pub mod mirror;
 pub mod operator;
 pub mod participants;
@@ -93,6 +95,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         key_source = %key.source(),
         "operator key ready"
     );
+    // The extra CA roots are read once, for every upstream.
+    let roots = match &config.rpc_ca_file {
+        Some(path) => transport::read_ca_file(path).map_err(ChainError::from)?,
+        None => Vec::new(),
+    };
     let upstreams = config
         .rpc_urls
         .iter()
@@ -100,7 +107,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         .map(|(i, url)| {
             Ok(Upstream {
                 name: url.host_port(),
-                client: ChainClient::new(rpc_client(&config, i, url)?, config.contract),
+                client: ChainClient::new(rpc_client(&config, i, url, &roots)?, config.contract),
             })
         })
         .collect::<Result<Vec<_>, ChainError>>()?;
@@ -185,16 +192,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
 
 /// The JSON-RPC client of upstream `index`: through its egress route (the egress
 /// endpoint's port + `index`), or direct (sim mode only). For `https://` URLs TLS ends
-/// here either way, against the URL's host.
+/// here either way, against the URL's host, trusting `roots` besides the web PKI.
 fn rpc_client(
     config: &Config,
     index: usize,
     url: &transport::RpcUrl,
+    roots: &[transport::CertificateDer<'static>],
 ) -> Result<RpcClient, ChainError> {
-    let roots = match &config.rpc_ca_file {
-        Some(path) => transport::read_ca_file(path)?,
-        None => Vec::new(),
-    };
     let url = url.clone();
     // Checked when the configuration was loaded.
     let egress = config
@@ -203,10 +207,10 @@ fn rpc_client(
         .unwrap_or_else(|| config.egress.clone());
     Ok(match &egress {
         Egress::Direct => {
-            transport::HttpTransport::new(transport::tcp_connector(&roots)?, url).into_client()
+            transport::HttpTransport::new(transport::tcp_connector(roots)?, url).into_client()
         }
         Egress::Via(endpoint) => {
-            let connector = transport::egress_connector(endpoint.clone(), &roots)?;
+            let connector = transport::egress_connector(endpoint.clone(), roots)?;
             transport::HttpTransport::new(connector, url).into_client()
         }
     })

@@ -815,21 +815,7 @@ mod tests {
     use alloy::primitives::B256;
 
     fn round(state: RoundState, pot: u64) -> RoundView {
-        RoundView {
-            round_id: 4,
-            state,
-            start_time: 1000,
-            end_time: 1180,
-            min_draw_time: 1185,
-            max_draw_time: 1360,
-            total_pot: U256::from(pot),
-            participant_count: u64::from(pot > 0) * 2,
-            winner: None,
-            prize: U256::ZERO,
-            commission: U256::ZERO,
-            seed_commitment: Some(B256::repeat_byte(1)),
-            revealed_seed: None,
-        }
+        crate::fixtures::round(4, state, 1180, pot, u64::from(pot > 0) * 2)
     }
 
     fn at(timestamp: u64) -> ChainHead {
@@ -958,20 +944,7 @@ mod tests {
 
     #[test]
     fn authority_requires_the_contracts_operator() {
-        let config = |op: Option<Address>| ConfigView {
-            publisher: Address::repeat_byte(9),
-            operator: op,
-            commission_bps: 0,
-            min_bet_amount: U256::from(1),
-            betting_duration: 180,
-            min_draw_delay_after_end: 5,
-            max_draw_delay_after_end: 180,
-            min_end_time_extension: 60,
-            min_participants: 2,
-            operator_delay: 60,
-            operator_pcr0: Some("11".repeat(48)),
-            pending_operator: None,
-        };
+        let config = crate::fixtures::config;
         let me = Address::repeat_byte(1);
         assert!(Operator::authority(Some(me), &config(Some(me))).is_ok());
         let Err(OperatorStatus::ReadOnly {

@@ -110,26 +110,11 @@ impl Participants {
 #[cfg(test)]
 mod tests {
     use abi::contract::RoundState;
-    use alloy::primitives::B256;
 
     use super::*;
 
     fn round(id: u64, pot: u64, count: u64) -> RoundView {
-        RoundView {
-            round_id: id,
-            state: RoundState::Betting,
-            start_time: 1,
-            end_time: 2,
-            min_draw_time: 3,
-            max_draw_time: 4,
-            total_pot: U256::from(pot),
-            participant_count: count,
-            winner: None,
-            prize: U256::ZERO,
-            commission: U256::ZERO,
-            seed_commitment: Some(B256::ZERO),
-            revealed_seed: None,
-        }
+        crate::fixtures::round(id, RoundState::Betting, 2000, pot, count)
     }
 
     #[test]

@@ -222,12 +222,8 @@ pub fn difference(ours: &Facts, theirs: &Facts) -> Option<(&'static str, String,
 
 #[cfg(test)]
 mod tests {
-    use abi::{
-        contract::RoundState,
-        state::ChainHead,
-        views::{ConfigView, RoundView},
-    };
-    use alloy::primitives::{B256, U256};
+    use abi::{contract::RoundState, state::ChainHead};
+    use alloy::primitives::B256;
 
     use super::*;
 
@@ -238,35 +234,8 @@ mod tests {
                 hash: B256::repeat_byte(7),
                 timestamp,
             },
-            config: ConfigView {
-                publisher: Address::repeat_byte(9),
-                operator: Some(Address::repeat_byte(1)),
-                commission_bps: 0,
-                min_bet_amount: U256::from(1),
-                betting_duration: 180,
-                min_draw_delay_after_end: 5,
-                max_draw_delay_after_end: 180,
-                min_end_time_extension: 60,
-                min_participants: 2,
-                operator_delay: 60,
-                operator_pcr0: None,
-                pending_operator: None,
-            },
-            round: RoundView {
-                round_id: 1,
-                state: RoundState::Betting,
-                start_time: 1000,
-                end_time,
-                min_draw_time: end_time + 5,
-                max_draw_time: end_time + 180,
-                total_pot: U256::from(5),
-                participant_count: 2,
-                winner: None,
-                prize: U256::ZERO,
-                commission: U256::ZERO,
-                seed_commitment: Some(B256::repeat_byte(1)),
-                revealed_seed: None,
-            },
+            config: crate::fixtures::config(Some(Address::repeat_byte(1))),
+            round: crate::fixtures::round(1, RoundState::Betting, end_time, 5, 2),
         }
     }
 

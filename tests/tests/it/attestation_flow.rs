@@ -226,6 +226,26 @@ async fn a_sealed_key_is_injected_once_and_the_operator_draws_with_it() {
     assert!(!stack.enclave.logged(&["ERROR"]));
 }
 
+/// Funds the enclave's generated key `generated`, makes it the contract's operator
+/// (announced, the delay passed) and waits until it operates.
+async fn operate_with(
+    chain: &TestChain,
+    lottery: &abi::contract::Lottery::LotteryInstance<alloy::providers::DynProvider>,
+    generated: alloy::primitives::Address,
+    web: u16,
+) {
+    use alloy::providers::ext::AnvilApi;
+    chain
+        .provider
+        .anvil_set_balance(generated, tests::ether(1))
+        .await
+        .unwrap();
+    chain
+        .set_operator(lottery, generated, &stack::sim_pcr0())
+        .await;
+    until_operating(web).await;
+}
+
 /// Waits until enclave-app reports a status other than `readOnly`: its key operates.
 async fn until_operating(web: u16) {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -247,7 +267,6 @@ async fn until_operating(web: u16) {
 /// injection is off, the documents say so, and the generated key keeps drawing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_strangers_sealed_key_is_refused_and_the_generated_key_keeps_drawing() {
-    use alloy::providers::ext::AnvilApi;
     let chain = TestChain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy(500).await;
     let contract = *lottery.address();
@@ -264,15 +283,7 @@ async fn a_strangers_sealed_key_is_refused_and_the_generated_key_keeps_drawing()
     assert_eq!(user_data.rpc_hosts, ["chain.invalid:8545"]);
     assert_eq!(user_data.rpc_quorum, 1);
     let generated = alloy::primitives::Address::from(user_data.operator);
-    chain
-        .provider
-        .anvil_set_balance(generated, tests::ether(1))
-        .await
-        .unwrap();
-    chain
-        .set_operator(&lottery, generated, &stack::sim_pcr0())
-        .await;
-    until_operating(web).await;
+    operate_with(&chain, &lottery, generated, web).await;
 
     // The stranger's key (any address), sealed to the public document: refused.
     let attacker = chain.keys[7].to_bytes();
@@ -303,7 +314,6 @@ async fn a_strangers_sealed_key_is_refused_and_the_generated_key_keeps_drawing()
 /// generated key once that is the contract's operator.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_key_is_injected_over_an_operating_generated_key() {
-    use alloy::providers::ext::AnvilApi;
     let chain = TestChain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy(500).await;
     let pinned = chain.operator();
@@ -313,15 +323,7 @@ async fn no_key_is_injected_over_an_operating_generated_key() {
     let user_data = fresh_document(web, &root).await.user_data.unwrap();
     assert!(user_data.key_injection);
     let generated = alloy::primitives::Address::from(user_data.operator);
-    chain
-        .provider
-        .anvil_set_balance(generated, tests::ether(1))
-        .await
-        .unwrap();
-    chain
-        .set_operator(&lottery, generated, &stack::sim_pcr0())
-        .await;
-    until_operating(web).await;
+    operate_with(&chain, &lottery, generated, web).await;
     // Even the pinned address's own key is refused now.
     let right_key = chain.keys[1].to_bytes();
     let (status, body) = inject(web, &fresh_document(web, &root).await, None, &right_key[..]).await;

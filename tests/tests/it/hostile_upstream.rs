@@ -57,6 +57,28 @@ async fn round(lottery: &Instance, id: u64) -> Lottery::RoundInfo {
     lottery.getRoundById(U256::from(id)).call().await.unwrap()
 }
 
+/// The in-process core for `lottery`, with account 1's key, reaching the chain
+/// through `upstreams` (the followed one first) with `options` for the rest.
+async fn core_through(
+    chain: &TestChain,
+    lottery: &Instance,
+    upstreams: &[&HostileUpstream],
+    options: CoreOptions,
+) -> core::Core {
+    let upstreams = upstreams.iter().map(|u| u.url()).collect();
+    core::start_with(
+        chain,
+        *lottery.address(),
+        1,
+        POLL,
+        CoreOptions {
+            upstreams,
+            ..options
+        },
+    )
+    .await
+}
+
 /// Waits until round `id` has a seed commitment from the operator.
 async fn until_committed(lottery: &Instance, id: u64, secs: u64) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
@@ -154,13 +176,11 @@ async fn two_upstreams_one_lying_about_time_get_no_seed_while_betting_is_open() 
     let (chain, lottery) = chain_and_lottery().await;
     let hostile = HostileUpstream::start(&chain.endpoint()).await.unwrap();
     let honest = HostileUpstream::start(&chain.endpoint()).await.unwrap();
-    let core = core::start_with(
+    let core = core_through(
         &chain,
-        *lottery.address(),
-        1,
-        POLL,
+        &lottery,
+        &[&hostile, &honest],
         CoreOptions {
-            upstreams: vec![hostile.url(), honest.url()],
             quorum: 2,
             ..CoreOptions::default()
         },
@@ -267,13 +287,11 @@ async fn a_single_lying_upstream_is_held_back_by_the_clock_margin() {
         timestamp_shift_secs: SHIFT,
         ..Hostility::default()
     });
-    let _core = core::start_with(
+    let _core = core_through(
         &chain,
-        *lottery.address(),
-        1,
-        POLL,
+        &lottery,
+        &[&hostile],
         CoreOptions {
-            upstreams: vec![hostile.url()],
             clock_margin_secs: Some(2),
             ..CoreOptions::default()
         },
@@ -317,13 +335,11 @@ async fn two_honest_upstreams_draw_in_the_first_eligible_block() {
     let (chain, lottery) = chain_and_lottery().await;
     let a = HostileUpstream::start(&chain.endpoint()).await.unwrap();
     let b = HostileUpstream::start(&chain.endpoint()).await.unwrap();
-    let _core = core::start_with(
+    let _core = core_through(
         &chain,
-        *lottery.address(),
-        1,
-        POLL,
+        &lottery,
+        &[&a, &b],
         CoreOptions {
-            upstreams: vec![a.url(), b.url()],
             quorum: 2,
             ..CoreOptions::default()
         },
@@ -373,17 +389,7 @@ async fn a_draw_that_reverts_on_chain_is_sent_once() {
         timestamp_shift_secs: SHIFT,
         ..Hostility::default()
     });
-    let core = core::start_with(
-        &chain,
-        *lottery.address(),
-        1,
-        POLL,
-        CoreOptions {
-            upstreams: vec![hostile.url()],
-            ..CoreOptions::default()
-        },
-    )
-    .await;
+    let core = core_through(&chain, &lottery, &[&hostile], CoreOptions::default()).await;
     until_committed(&lottery, 1, 20).await;
     // One bet: every later state change (a second bet, say) would rightly let the
     // operator decide again.
@@ -430,13 +436,11 @@ async fn a_dropped_transaction_is_sent_again_after_the_bumps_run_out() {
         hold_first: Some(9),
         ..Hostility::default()
     });
-    let _core = core::start_with(
+    let _core = core_through(
         &chain,
-        *lottery.address(),
-        1,
-        POLL,
+        &lottery,
+        &[&hostile],
         CoreOptions {
-            upstreams: vec![hostile.url()],
             replace_after_blocks: 1,
             ..CoreOptions::default()
         },
