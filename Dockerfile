@@ -17,7 +17,7 @@ WORKDIR /enclave-lottery
 COPY . .
 ENV CC_x86_64_unknown_linux_musl=musl-gcc
 RUN cargo build --release --locked --target x86_64-unknown-linux-musl \
-        -p host-proxy --bin host-proxy -p abi --bin lottery --bin attest \
+        -p host-proxy --bin host-proxy -p lottery-cli --bin lottery --bin attest \
     && mkdir -p /out \
     && cp target/x86_64-unknown-linux-musl/release/host-proxy \
           target/x86_64-unknown-linux-musl/release/lottery \

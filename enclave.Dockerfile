@@ -40,7 +40,7 @@ RUN SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH}" scripts/build-enclave-binary \
         --target-dir /target --out /out/enclave-app
 
 # The enclave: nothing but the binary. No CA bundle: enclave-app has Mozilla's roots
-# compiled in (webpki-roots, abi/src/transport.rs) and an enclave has no other file
+# compiled in (webpki-roots, rpc-transport/src/lib.rs) and an enclave has no other file
 # system to read one from. No shell, no libc (static), no user database.
 FROM scratch AS enclave
 COPY --from=build /out/enclave-app /enclave-app

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     state::{ChainHead, OperatorStatus, Snapshot, StateEvent},
-    views::{ConfigView, RoundView, checksummed, wei},
+    views::{ConfigView, RoundView},
+    wire::{checksummed, wei},
 };
 
 /// Every error response: `{"error": "..."}`.

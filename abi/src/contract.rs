@@ -171,7 +171,7 @@ fn state_name(raw: u8) -> String {
 }
 
 fn eth(wei: U256) -> String {
-    crate::views::format_eth(wei)
+    crate::wire::format_eth(wei)
 }
 
 /// A sentence a user can act on for each of the contract's custom errors.

@@ -194,7 +194,7 @@ pub enum Response {
     /// The sealed key was accepted; the operator now signs with it.
     KeyInjected {
         /// The key's address.
-        #[serde(with = "crate::views::checksummed")]
+        #[serde(with = "crate::wire::checksummed")]
         operator: Address,
     },
 }

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     contract::RefundReason,
-    views::{ConfigView, ParticipantView, RoundView, checksummed, hash, wei},
+    views::{ConfigView, ParticipantView, RoundView},
+    wire::{checksummed, hash, wei},
 };
 
 /// The latest block the mirror has processed.

@@ -17,9 +17,11 @@ use std::{future::Future, time::Duration};
 use abi::{
     contract::{Lottery, RevertReason},
     state::ChainHead,
-    transport::{self, RpcUrl},
     views::{ConfigView, ParticipantView, RoundView},
 };
+
+use net::RpcUrl;
+
 use alloy::{
     consensus::{SignableTransaction, TxEip1559, TxEnvelope},
     eips::{BlockId, BlockNumberOrTag, Encodable2718},
@@ -34,6 +36,7 @@ use alloy::{
     sol_types::SolCall,
     transports::{RpcError, TransportError, TransportErrorKind},
 };
+use rpc_transport as transport;
 use tracing::{debug, warn};
 
 /// Attempts for a read that fails at the transport level (connection refused, reset,
@@ -78,7 +81,7 @@ impl ChainError {
         }
         match err {
             RpcError::ErrorResp(payload) => Self::Rpc(payload.to_string()),
-            other => Self::Transport(transport::error_chain(other)),
+            other => Self::Transport(runner::error_chain(other)),
         }
     }
 

@@ -24,12 +24,10 @@ use std::{
     time::Duration,
 };
 
-use abi::{
-    endpoint::{
-        CID_ANY, DEFAULT_CONTROL_PORT, DEFAULT_EGRESS_PORT, Endpoint, EndpointError, PARENT_CID,
-    },
-    transport::{RpcUrl, TransportSetupError},
+use net::{
+    CID_ANY, DEFAULT_CONTROL_PORT, DEFAULT_EGRESS_PORT, Endpoint, EndpointError, PARENT_CID, RpcUrl,
 };
+
 use alloy::primitives::Address;
 use clap::{
     ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum, error::ErrorKind,
@@ -38,7 +36,7 @@ use clap::{
 use serde::Deserialize;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::logging::{self, LogFormat, LoggingError};
+use runner::logging::{self, LogFormat, LoggingError};
 
 /// Prefix of every environment variable enclave-app reads (besides `RUST_LOG`).
 pub const ENV_PREFIX: &str = "ENCLAVE_";
@@ -74,7 +72,7 @@ pub const LOOKBACK_BLOCKS_RANGE: RangeInclusive<u64> = 0..=1_000_000;
 /// limit most hosted RPC providers enforce.
 pub const DEFAULT_LOG_CHUNK_BLOCKS: u64 = 2000;
 /// `log_chunk_blocks` bounds: at least one block; above 100,000 every provider refuses
-/// the range or the response outgrows `abi::transport::MAX_RESPONSE_BYTES`.
+/// the range or the response outgrows `rpc_transport::MAX_RESPONSE_BYTES`.
 pub const LOG_CHUNK_BLOCKS_RANGE: RangeInclusive<u64> = 1..=100_000;
 
 /// Default `reconcile_interval_secs`: a full view read every 30 s bounds how long a
@@ -238,7 +236,7 @@ pub enum ConfigError {
         origin: String,
         /// Why it was rejected.
         #[source]
-        source: TransportSetupError,
+        source: net::UrlError,
     },
     /// A number outside its allowed range.
     #[error("{origin} is {value}, outside the allowed range {min}..={max}")]
@@ -1557,7 +1555,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, ConfigError::RpcUrl { .. }), "{err}");
-        let chain = abi::transport::error_chain(&err);
+        let chain = runner::error_chain(&err);
         assert!(
             chain.contains("scheme") && !chain.contains("SECRET"),
             "{chain}"

@@ -14,15 +14,13 @@
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Instant};
 
-use abi::{
-    control::{
-        EnclaveCodec, EnclaveHello, EnclaveMessage, HANDSHAKE_TIMEOUT, HEARTBEAT_INTERVAL,
-        HostMessage, PEER_TIMEOUT, PROTOCOL_VERSION, Request, RequestError, Response, SessionEnd,
-        send_message,
-    },
-    endpoint::{Endpoint, EndpointError, Listener, Stream},
+use abi::control::{
+    EnclaveCodec, EnclaveHello, EnclaveMessage, HANDSHAKE_TIMEOUT, HEARTBEAT_INTERVAL, HostMessage,
+    PEER_TIMEOUT, PROTOCOL_VERSION, Request, RequestError, Response, SessionEnd, send_message,
 };
+
 use futures_util::{StreamExt, stream::FuturesUnordered};
+use net::{Endpoint, EndpointError, Listener, Stream};
 use tokio::sync::{Semaphore, broadcast::error::RecvError};
 use tokio_util::{codec::Framed, sync::CancellationToken, task::TaskTracker};
 use tracing::{debug, info, warn};

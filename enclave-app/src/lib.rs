@@ -1,9 +1,8 @@
 //! enclave-app: the lottery operator that runs inside an AWS Nitro Enclave (or, in
 //! `sim` mode, as a local process with the same code).
 //!
-//! It owns the enclave's side of the system: its configuration ([`config`]), its logs
-//! ([`logging`]), the operator key ([`signer`]), the chain client ([`chain`]), the
-//! mirrored lottery state ([`store`], [`mirror`]) and the passive operator
+//! It owns the enclave's side of the system: its configuration ([`config`]), the operator key
+//! ([`signer`]), the chain client ([`chain`]), the mirrored lottery state ([`store`], [`mirror`]) and the passive operator
 //! ([`operator`]) that draws or refunds rounds as chain state requires.
 //!
 //! What it must not do: decide *whether* a round is drawn (it only reacts to chain
@@ -28,13 +27,14 @@ pub mod quorum;
 pub mod signer;
 pub mod store;
 
-/// Logging setup, shared with host-proxy.
-pub use abi::logging;
-
 use std::sync::Arc;
 
-use abi::{endpoint::EndpointError, state::StateLimits, transport};
+use abi::state::StateLimits;
+
+use net::EndpointError;
+
 use alloy::{providers::Provider, rpc::client::RpcClient};
+use rpc_transport as transport;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{info, warn};
 
@@ -196,7 +196,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
 fn rpc_client(
     config: &Config,
     index: usize,
-    url: &transport::RpcUrl,
+    url: &net::RpcUrl,
     roots: &[transport::CertificateDer<'static>],
 ) -> Result<RpcClient, ChainError> {
     let url = url.clone();
@@ -234,7 +234,7 @@ async fn wait_for_chain(
                 .provider()
                 .get_code_at(config.contract)
                 .await
-                .map_err(|e| ChainError::Transport(abi::transport::error_chain(&e)))?;
+                .map_err(|e| ChainError::Transport(runner::error_chain(&e)))?;
             Ok::<_, ChainError>((chain_id, code.is_empty()))
         };
         match reached.await {

@@ -2,26 +2,22 @@
 //!
 //! Thin on purpose: parse the configuration, set up logging and the runtime, turn
 //! SIGTERM and SIGINT into one cancellation, and call [`enclave_app::run`]
-//! (`abi::service` does the runtime and signals for both services). Exit codes:
-//! 0 after a clean shutdown, 1 when `run` fails, 2 for a configuration error.
+//! (`runner::service` does the runtime and signals for both services). Exit codes:
+//! 0 after a clean shutdown, 1 when `run` fails, 2 for a configuration error
+//! (`runner::exit`).
 
 // The binary's edge: configuration errors are reported on stderr before logging exists.
 #![allow(clippy::print_stderr)]
 
 use std::{process::ExitCode, time::Duration};
 
-use enclave_app::{
-    config::{Config, ConfigError},
-    logging,
-};
+use enclave_app::config::{Config, ConfigError};
+use runner::{exit, logging};
 
 /// Time `run` gets to stop after SIGTERM or SIGINT before the process exits anyway:
 /// long enough to finish an in-flight RPC request, short enough to stay inside the
 /// grace period of systemd (90 s) and Docker (10 s, raised with `stop_grace_period`).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
-
-/// Exit code for a configuration error, the same as clap's for usage errors.
-const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
     let config = match Config::from_process() {
@@ -29,21 +25,21 @@ fn main() -> ExitCode {
         // Usage errors (exit 2), and `--help` / `--version` (stdout, exit 0).
         Err(ConfigError::Cli(e)) => e.exit(),
         Err(e) => {
-            eprintln!("error: {}", abi::transport::error_chain(&e));
-            return ExitCode::from(EXIT_CONFIG);
+            eprintln!("error: {}", runner::error_chain(&e));
+            return ExitCode::from(exit::CONFIG);
         }
     };
     if let Err(e) = logging::init(config.log_format, &config.log_filter) {
-        eprintln!("error: {}", abi::transport::error_chain(&e));
-        return ExitCode::FAILURE;
+        eprintln!("error: {}", runner::error_chain(&e));
+        return ExitCode::from(exit::FAILED);
     }
-    match abi::service::run_until_signalled("enclave-app", SHUTDOWN_GRACE, |shutdown| {
+    match runner::service::run_until_signalled("enclave-app", SHUTDOWN_GRACE, |shutdown| {
         enclave_app::run(config, shutdown)
     }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(target: "enclave_app", error = %abi::transport::error_chain(&e), "enclave-app failed");
-            ExitCode::FAILURE
+            tracing::error!(target: "enclave_app", error = %runner::error_chain(&e), "enclave-app failed");
+            ExitCode::from(exit::FAILED)
         }
     }
 }

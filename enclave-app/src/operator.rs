@@ -583,7 +583,7 @@ impl Operator {
                 let bytes = self.entropy.bytes32().map_err(|e| {
                     ChainError::Sign(format!(
                         "no entropy for a seed: {}",
-                        abi::transport::error_chain(&e)
+                        runner::error_chain(&e)
                     ))
                 })?;
                 let seed = Seed::from_bytes(alloy::primitives::B256::from(*bytes));

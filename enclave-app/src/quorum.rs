@@ -174,7 +174,7 @@ async fn read_when_there(client: &ChainClient, number: u64) -> Result<Facts, Str
 }
 
 fn error_text(e: &ChainError) -> String {
-    abi::transport::error_chain(e)
+    runner::error_chain(e)
 }
 
 /// The first fact `theirs` reports differently from `ours`, with both values.

@@ -12,7 +12,7 @@
 
 use std::{fmt, path::Path};
 
-use abi::keys::{KeyFileError, KeyParseError, parse_private_key, read_private_key_file};
+use abi::keys::{KeyParseError, MAX_KEY_FILE_BYTES, parse_private_key};
 use alloy::{network::EthereumWallet, primitives::Address, signers::local::PrivateKeySigner};
 use serde::Serialize;
 
@@ -63,9 +63,18 @@ pub enum SignerError {
     /// The entropy source kept returning invalid scalars (it is broken).
     #[error("the OS entropy source gave no valid secp256k1 key in {MAX_GENERATE_ATTEMPTS} draws")]
     NoValidScalar,
-    /// The key file could not be used.
-    #[error(transparent)]
-    File(#[from] KeyFileError),
+    /// The key file could not be read (or is not a small regular text file).
+    #[error("cannot use key file {}", .0.path().display())]
+    File(#[source] runner::files::FileError),
+    /// The key file was read, but what it holds is not a private key.
+    #[error("invalid key in {}", path.display())]
+    InvalidFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with its content.
+        #[source]
+        source: KeyParseError,
+    },
     /// `ENCLAVE_OPERATOR_KEY` does not hold a private key.
     #[error("invalid {OPERATOR_KEY_ENV}")]
     Environment(#[source] KeyParseError),
@@ -107,8 +116,14 @@ impl OperatorKey {
     /// # Errors
     /// [`SignerError::File`], naming the path only.
     pub fn from_file(path: &Path) -> Result<Self, SignerError> {
+        let text =
+            runner::files::read_secret_text(path, MAX_KEY_FILE_BYTES).map_err(SignerError::File)?;
+        let signer = parse_private_key(&text).map_err(|source| SignerError::InvalidFile {
+            path: path.to_owned(),
+            source,
+        })?;
         Ok(Self {
-            signer: read_private_key_file(path)?,
+            signer,
             source: KeySource::File,
         })
     }
@@ -288,14 +303,14 @@ mod tests {
             "f".repeat(64),
         ] {
             let err = OperatorKey::from_env_value(&bad).unwrap_err();
-            let text = format!("{err} {err:?} {}", abi::transport::error_chain(&err));
+            let text = format!("{err} {err:?} {}", runner::error_chain(&err));
             assert!(!text.contains(&bad[2..18]), "{text}");
             assert!(text.contains(OPERATOR_KEY_ENV), "{text}");
 
             let mut file = tempfile::NamedTempFile::new().unwrap();
             writeln!(file, "{bad}").unwrap();
             let err = OperatorKey::from_file(file.path()).unwrap_err();
-            let text = format!("{err} {err:?} {}", abi::transport::error_chain(&err));
+            let text = format!("{err} {err:?} {}", runner::error_chain(&err));
             assert!(!text.contains(&bad[2..18]), "{text}");
         }
     }

@@ -9,13 +9,13 @@ use std::{
     time::Duration,
 };
 
-use abi::{
-    endpoint::{CID_ANY, DEFAULT_CONTROL_PORT, DEFAULT_EGRESS_PORT, DEFAULT_ENCLAVE_CID, Endpoint},
-    logging::{self, LogFormat, LoggingError},
-    transport::{RpcUrl, TransportSetupError},
+use net::{
+    CID_ANY, DEFAULT_CONTROL_PORT, DEFAULT_EGRESS_PORT, DEFAULT_ENCLAVE_CID, Endpoint, RpcUrl,
 };
+
 use clap::{Parser, ValueEnum};
 use ipnet::IpNet;
+use runner::logging::{self, LogFormat, LoggingError};
 
 use abi::api::PageConfigView;
 
@@ -236,7 +236,7 @@ pub enum ConfigError {
     RoutesSource,
     /// The RPC URL does not parse (shown redacted).
     #[error("--rpc-url is not a usable RPC URL")]
-    RpcUrl(#[source] TransportSetupError),
+    RpcUrl(#[source] net::UrlError),
     /// The allowlist file is unusable.
     #[error(transparent)]
     Allowlist(#[from] egress::AllowlistError),
@@ -566,7 +566,7 @@ mod tests {
             Err(ConfigError::RoutesSource)
         ));
         let err = load(&["--mode", "sim", "--rpc-url", "ftp://h/SECRET"]).unwrap_err();
-        assert!(!abi::transport::error_chain(&err).contains("SECRET"));
+        assert!(!runner::error_chain(&err).contains("SECRET"));
     }
 
     #[test]

@@ -13,14 +13,13 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use abi::{
-    control::{
-        EnclaveMessage, HANDSHAKE_TIMEOUT, HEARTBEAT_INTERVAL, HostCodec, HostMessage,
-        PEER_TIMEOUT, PROTOCOL_VERSION, Request, RequestError, Response, SessionEnd, send_message,
-    },
-    endpoint::{Endpoint, Stream},
+use abi::control::{
+    EnclaveMessage, HANDSHAKE_TIMEOUT, HEARTBEAT_INTERVAL, HostCodec, HostMessage, PEER_TIMEOUT,
+    PROTOCOL_VERSION, Request, RequestError, Response, SessionEnd, send_message,
 };
+
 use futures_util::StreamExt;
+use net::{Endpoint, Stream};
 use tokio::{
     sync::{mpsc, oneshot},
     time::Instant,

@@ -48,11 +48,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use abi::{
-    endpoint::{self, Endpoint, EndpointError, Listener, Stream},
-    transport::RpcUrl,
-};
 use metrics::Counter;
+use net::{self as endpoint, Endpoint, EndpointError, Listener, RpcUrl, Stream};
 use serde::Deserialize;
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
@@ -78,7 +75,7 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Default time allowed to connect an upstream (name resolution included): the
-/// same bound as [`abi::endpoint::CONNECT_TIMEOUT`], which also caps it.
+/// same bound as [`net::CONNECT_TIMEOUT`], which also caps it.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = endpoint::CONNECT_TIMEOUT;
 
 /// Copy buffer per direction per connection. 64 KiB lets a bulk transfer (a large
@@ -462,7 +459,7 @@ pub struct EgressSettings {
     /// [`DEFAULT_IDLE_TIMEOUT`].
     pub idle_timeout: Duration,
     /// Time allowed to resolve and connect the upstream (at most
-    /// [`abi::endpoint::CONNECT_TIMEOUT`], which `Endpoint::connect` enforces
+    /// [`net::CONNECT_TIMEOUT`], which `Endpoint::connect` enforces
     /// itself). Default [`DEFAULT_CONNECT_TIMEOUT`].
     pub connect_timeout: Duration,
 }
@@ -734,7 +731,7 @@ async fn forward(
         Ok(Ok(upstream)) => upstream,
         failed => {
             let error = match failed {
-                Ok(Err(e)) => abi::transport::error_chain(&e),
+                Ok(Err(e)) => runner::error_chain(&e),
                 _ => format!(
                     "cannot connect to {}: no answer within {} ms",
                     route.upstream,
@@ -782,7 +779,7 @@ async fn forward(
             tokio::select! {
                 copied = &mut copy => break match copied {
                     Ok(_) => ("completed", None),
-                    Err(e) => ("io_error", Some(abi::transport::error_chain(&e))),
+                    Err(e) => ("io_error", Some(runner::error_chain(&e))),
                 },
                 () = shutdown.cancelled() => break ("shutdown", None),
                 () = tokio::time::sleep_until(idle_deadline) => {
@@ -1148,7 +1145,7 @@ mod tests {
             source: io::Error::new(io::ErrorKind::ConnectionRefused, "refused"),
         };
         assert_eq!(
-            abi::transport::error_chain(&error),
+            runner::error_chain(&error),
             "cannot connect to tcp://h:1: refused"
         );
     }

@@ -22,7 +22,7 @@ pub mod web;
 
 use std::{net::SocketAddr, sync::Arc};
 
-use abi::endpoint::Endpoint;
+use net::Endpoint;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::info;
 

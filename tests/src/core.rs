@@ -48,7 +48,7 @@ pub fn settings(poll: Duration) -> MirrorSettings {
 }
 
 fn client(chain: &TestChain, contract: Address) -> ChainClient {
-    let url = abi::transport::RpcUrl::parse(&chain.endpoint()).expect("anvil URL");
+    let url = net::RpcUrl::parse(&chain.endpoint()).expect("anvil URL");
     ChainClient::connect_tcp(url, contract).expect("chain client")
 }
 
@@ -93,7 +93,7 @@ pub async fn start_with(
     let upstreams: Vec<Upstream> = urls
         .iter()
         .map(|url| {
-            let url = abi::transport::RpcUrl::parse(url).expect("upstream URL");
+            let url = net::RpcUrl::parse(url).expect("upstream URL");
             Upstream {
                 name: url.host_port(),
                 client: ChainClient::connect_tcp(url, contract).expect("chain client"),

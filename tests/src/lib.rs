@@ -122,8 +122,8 @@ impl TestChain {
         for key in &keys[1..] {
             wallet.register_signer(key.clone());
         }
-        let url = abi::transport::RpcUrl::parse(&anvil.endpoint()).expect("anvil URL");
-        let client = || abi::transport::connect_tcp(url.clone()).expect("RPC client");
+        let url = net::RpcUrl::parse(&anvil.endpoint()).expect("anvil URL");
+        let client = || rpc_transport::connect_tcp(url.clone()).expect("RPC client");
         // Simple nonce management (ask the node every time): tests roll the chain back
         // with snapshots, and alloy's cached nonces would not follow.
         let provider = ProviderBuilder::new()

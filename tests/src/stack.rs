@@ -11,9 +11,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use abi::{endpoint::Endpoint, state::Snapshot};
+use abi::state::Snapshot;
+
 use alloy::primitives::Address;
 use host_proxy::{control, state::HostState};
+use net::Endpoint;
 use tokio_util::sync::CancellationToken;
 
 use crate::TestChain;
@@ -577,7 +579,7 @@ impl InProcess {
                 max_clients: max_ws_clients,
             },
             limits,
-            log_format: abi::logging::LogFormat::Text,
+            log_format: runner::logging::LogFormat::Text,
             log_filter: "info".to_owned(),
         };
         let running = host_proxy::start(config, shutdown.clone())

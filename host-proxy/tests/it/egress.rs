@@ -8,10 +8,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use abi::endpoint::Endpoint;
 use host_proxy::egress::{
     AllowlistError, EgressAllowlist, EgressError, EgressForwarder, EgressRoute, EgressSettings,
 };
+use net::Endpoint;
 use rand::{RngCore, SeedableRng, rngs::StdRng};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},

@@ -28,13 +28,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use abi::endpoint::Endpoint;
 use alloy::node_bindings::{Anvil, AnvilInstance};
 use eyre::{WrapErr, bail, ensure, eyre};
 use host_proxy::egress::{EgressAllowlist, EgressForwarder, EgressRoute, EgressSettings};
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, body::Bytes, client::conn::http1::SendRequest, header};
 use hyper_util::rt::TokioIo;
+use net::Endpoint;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},

@@ -17,11 +17,7 @@ use enclave_app::chain::{ChainClient, ChainError, REPLACEMENT_BUMP_PERCENT, TxSe
 use tests::{TestChain, milli, ok};
 
 fn client(chain: &TestChain, contract: alloy::primitives::Address) -> ChainClient {
-    ChainClient::connect_tcp(
-        abi::transport::RpcUrl::parse(&chain.endpoint()).unwrap(),
-        contract,
-    )
-    .unwrap()
+    ChainClient::connect_tcp(net::RpcUrl::parse(&chain.endpoint()).unwrap(), contract).unwrap()
 }
 
 /// The receipt of `pending`, waiting up to 10 s for it (a loaded machine may need a

@@ -9,9 +9,9 @@ use abi::{
         EnclaveCodec, EnclaveHello, EnclaveMessage, HostMessage, PROTOCOL_VERSION, Request,
         RequestError, RequestErrorKind, Response,
     },
-    endpoint::Endpoint,
     state::{ChainHead, OperatorStatus, StateChange, StateEvent, StateLimits},
 };
+
 use alloy::primitives::{Address, B256};
 use enclave_app::{
     control::{ControlServer, MAX_CONNECTIONS, NoAttestation, RequestHandler},
@@ -22,6 +22,7 @@ use host_proxy::{
     control::{self, ControlHandle, RelayError},
     state::HostState,
 };
+use net::Endpoint;
 use serde_bytes::ByteBuf;
 use tests::eventually;
 use tokio::io::AsyncReadExt;
@@ -250,7 +251,7 @@ async fn gaps_and_foreign_sequence_numbers_make_the_host_resync() {
     let mut enclave = Framed::new(stream, EnclaveCodec::default());
 
     /// The next message that is not a heartbeat.
-    async fn next(enclave: &mut Framed<abi::endpoint::Stream, EnclaveCodec>) -> HostMessage {
+    async fn next(enclave: &mut Framed<net::Stream, EnclaveCodec>) -> HostMessage {
         loop {
             let message = tokio::time::timeout(Duration::from_secs(10), enclave.next())
                 .await

@@ -159,7 +159,7 @@ async fn tls_rpc_endpoint(
     key: rustls::pki_types::PrivateKeyDer<'static>,
     anvil: String,
 ) -> u16 {
-    let config = rustls::ServerConfig::builder_with_provider(abi::transport::crypto_provider())
+    let config = rustls::ServerConfig::builder_with_provider(rpc_transport::crypto_provider())
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()

@@ -69,7 +69,7 @@ fn eth_call_params(from: Address, to: Address, calldata: &Bytes) -> Value {
 /// A provider through `url`, signing for `wallet` if given (nonces asked every time,
 /// as `TestChain` does: a held transaction must not advance a cached nonce).
 fn provider(url: &str, wallet: Option<EthereumWallet>) -> DynProvider {
-    let client = abi::transport::connect_tcp(abi::transport::RpcUrl::parse(url).unwrap()).unwrap();
+    let client = rpc_transport::connect_tcp(net::RpcUrl::parse(url).unwrap()).unwrap();
     let builder = ProviderBuilder::new().with_simple_nonce_management();
     match wallet {
         Some(wallet) => builder.wallet(wallet).connect_client(client).erased(),

@@ -5,11 +5,9 @@
 
 use std::process::Command;
 
-use abi::{
-    audit::{self, Auditor},
-    draw::{self, Seed},
-};
+use abi::draw::{self, Seed};
 use alloy::primitives::{Address, B256, U256};
+use lottery_cli::audit::{self, Auditor};
 use rand::{Rng, SeedableRng};
 use tests::{
     TestChain, milli, ok,

@@ -34,7 +34,8 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use abi::{endpoint::Endpoint, state::ChainHead};
+use abi::state::ChainHead;
+
 use alloy::primitives::{Address, B256};
 use clients::{End, Reader};
 use enclave_app::{
@@ -42,6 +43,7 @@ use enclave_app::{
     store::Store,
 };
 use eyre::{WrapErr, bail, ensure, eyre};
+use net::Endpoint;
 use serde::Deserialize;
 use tests::stack::{free_port, http, try_get_json, workspace_binary};
 use tokio_util::sync::CancellationToken;

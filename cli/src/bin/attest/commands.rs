@@ -1,14 +1,9 @@
 //! The commands: read the arguments into typed values (usage errors, exit 2), then
 //! fetch and verify (failures, exit 1), then print one report.
 
-use std::{io::Read, path::Path, time::Duration};
+use std::{path::Path, time::Duration};
 
-use abi::{
-    attest_client::{self, AttestClientError, EnclaveApi, Expectations},
-    contract::Lottery,
-    keys,
-    transport::{self, RpcUrl},
-};
+use abi::contract::Lottery;
 use alloy::{
     primitives::Address,
     providers::{Provider, ProviderBuilder},
@@ -16,6 +11,9 @@ use alloy::{
 use attestation::{Freshness, MAX_DOCUMENT_SIZE, TrustAnchor};
 use base64::Engine;
 use eyre::{WrapErr, eyre};
+use lottery_cli::attest_client::{self, AttestClientError, EnclaveApi, Expectations};
+use net::RpcUrl;
+use rpc_transport as transport;
 use zeroize::Zeroizing;
 
 use crate::{
@@ -33,8 +31,8 @@ pub(crate) enum Failure {
 }
 
 impl Failure {
-    pub(crate) const EXIT_REJECTED: u8 = 1;
-    pub(crate) const EXIT_USAGE: u8 = 2;
+    pub(crate) const EXIT_REJECTED: u8 = runner::exit::FAILED;
+    pub(crate) const EXIT_USAGE: u8 = runner::exit::CONFIG;
 
     pub(crate) fn report(&self) -> &eyre::Report {
         match self {
@@ -54,6 +52,7 @@ impl From<AttestClientError> for Failure {
     fn from(e: AttestClientError) -> Self {
         match e {
             AttestClientError::RootCert { .. }
+            | AttestClientError::RootCertUnreadable(_)
             | AttestClientError::AwsRoot(_)
             | AttestClientError::Setup(_)
             | AttestClientError::NoExpectedPcr0(_) => Self::Usage(e.into()),
@@ -191,7 +190,7 @@ async fn read_chain(
     let chain_id = provider
         .get_chain_id()
         .await
-        .map_err(|e| rejected(eyre!("cannot query {rpc}: {}", transport::error_chain(&e))))?;
+        .map_err(|e| rejected(eyre!("cannot query {rpc}: {}", runner::error_chain(&e))))?;
     expectations.chain_id = Some(chain_id);
     expectations.contract = Some(contract);
     let config = Lottery::new(contract, provider)
@@ -201,7 +200,7 @@ async fn read_chain(
         .map_err(|e| {
             rejected(eyre!(
                 "cannot read the contract's configuration from {rpc}: {}",
-                transport::error_chain(&e)
+                runner::error_chain(&e)
             ))
         })?;
     Ok(abi::views::ConfigView::from(config))
@@ -212,17 +211,13 @@ const MAX_DOCUMENT_FILE_BYTES: u64 = 2 * MAX_DOCUMENT_SIZE as u64 + 1024;
 
 /// A saved document: raw CBOR (a COSE_Sign1 array or tag), else hex, else base64.
 fn read_document(path: &Path) -> Result<Vec<u8>> {
-    let failed = |reason: String| usage(eyre!("cannot read {}: {reason}", path.display()));
-    let file = std::fs::File::open(path).map_err(|e| failed(e.to_string()))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_DOCUMENT_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| failed(e.to_string()))?;
-    if bytes.len() as u64 > MAX_DOCUMENT_FILE_BYTES {
-        return Err(failed(format!(
-            "larger than {MAX_DOCUMENT_FILE_BYTES} bytes; no document is"
-        )));
-    }
+    let bytes = runner::files::read_bounded(path, MAX_DOCUMENT_FILE_BYTES).map_err(|e| {
+        let e = match e {
+            runner::files::FileError::TooLarge { .. } => eyre!("{e}; no document is"),
+            _ => eyre::Report::new(e),
+        };
+        usage(e)
+    })?;
     // 0x84: a 4-element array (untagged COSE_Sign1); 0xd2: CBOR tag 18.
     if matches!(bytes.first(), Some(0x84 | 0xd2)) {
         return Ok(bytes);
@@ -249,7 +244,7 @@ async fn seal_key(args: &SealKeyArgs) -> Result<Report> {
     let (root, mut expectations, max_age) = trust(&args.trust, None)?;
     let api = EnclaveApi::new(parse_url(&args.url, "--url")?)?;
     let signer = match &args.key_file {
-        Some(path) => keys::read_private_key_file(path).map_err(usage)?,
+        Some(path) => lottery_cli::keys::read_private_key_file(path).map_err(usage)?,
         None => prompt_key()?,
     };
     let address = signer.address();
@@ -305,5 +300,5 @@ fn prompt_key() -> Result<alloy::signers::local::PrivateKeySigner> {
             .wrap_err("cannot read the key from the terminal")
             .map_err(usage)?,
     );
-    keys::parse_private_key(&text).map_err(usage)
+    abi::keys::parse_private_key(&text).map_err(usage)
 }

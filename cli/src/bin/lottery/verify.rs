@@ -1,12 +1,12 @@
 //! `lottery verify-round`: checks settled rounds from the chain alone
-//! ([`abi::audit`]) and prints each check; exit 1 when any round fails.
+//! ([`lottery_cli::audit`]) and prints each check; exit 1 when any round fails.
 
 use std::io::{IsTerminal, Write};
 
-use abi::audit::{self, Auditor, Check, SettlementFact};
 use alloy::{primitives::Address, providers::DynProvider};
 use eyre::{Result, bail, eyre};
 use futures_util::StreamExt;
+use lottery_cli::audit::{self, Auditor, Check, SettlementFact};
 use serde::Serialize;
 
 /// Ranges at least this long report progress on stderr.

@@ -16,7 +16,7 @@ pub(crate) fn emit<T: Serialize>(
     Ok(())
 }
 
-pub(crate) use abi::views::format_eth as eth;
+pub(crate) use abi::wire::format_eth as eth;
 
 /// A chain timestamp relative to the latest block (`in 42 s`, `12 s ago`).
 pub(crate) fn relative(at: u64, now: u64) -> String {

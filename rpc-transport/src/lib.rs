@@ -1,4 +1,6 @@
-//! JSON-RPC over HTTP(S) for alloy, on hyper-util with a connector of our choosing.
+//! JSON-RPC over HTTP(S) for alloy, on hyper-util with a connector of our choosing:
+//! the one TLS client in the workspace, used by enclave-app, the CLIs and the tests
+//! (host-proxy forwards bytes and links none of it).
 //!
 //! alloy's own `hyper` transport feature pulls OpenSSL through hyper-tls, and its
 //! reqwest transport hides the connector. This one is a plain
@@ -8,7 +10,7 @@
 //! rustls with the `ring` provider; `https://` terminates in this process.
 
 use std::{
-    io::Read,
+    io,
     path::{Path, PathBuf},
     pin::Pin,
     sync::Arc,
@@ -26,14 +28,18 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{Method, Request, Uri, header};
 use hyper_util::{
-    client::legacy::{Client, connect::Connect},
+    client::legacy::{
+        Client,
+        connect::{Connect, Connected, Connection},
+    },
     rt::{TokioExecutor, TokioIo},
 };
 /// A DER certificate, as [`read_ca_file`] returns and the connectors take.
 pub use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-use crate::endpoint::{self, Endpoint, EndpointError, Stream};
+use net::{CONNECT_TIMEOUT, Endpoint, EndpointError, RpcUrl, Stream};
+use runner::files::FileError;
 
 /// Largest JSON-RPC response body we accept. Log and participant queries are the big
 /// ones; the event manager chunks log ranges well below this.
@@ -59,125 +65,36 @@ pub const REMOTE_POLL_INTERVAL: Duration = Duration::from_secs(1);
 #[derive(Debug, thiserror::Error)]
 pub enum TransportSetupError {
     /// The URL does not parse.
-    #[error("invalid RPC URL {url:?}: {reason}")]
-    InvalidUrl {
-        /// What was given.
-        url: String,
-        /// Why it was rejected.
-        reason: String,
-    },
+    #[error(transparent)]
+    InvalidUrl(#[from] net::UrlError),
     /// The TLS configuration could not be built.
     #[error("TLS setup failed: {0}")]
     Tls(#[from] rustls::Error),
-    /// A CA file could not be used.
-    #[error("cannot use the CA file {path}: {reason}")]
-    CaFile {
+    /// A CA file could not be read.
+    #[error("cannot use the CA file {}", .0.path().display())]
+    CaFileUnreadable(#[source] FileError),
+    /// A CA file was read but holds no usable CA certificate.
+    #[error("cannot use the CA file {}: {problem}", path.display())]
+    CaFileInvalid {
         /// The file.
         path: PathBuf,
-        /// Why.
-        reason: String,
+        /// What is wrong with its content.
+        problem: CaFileProblem,
     },
 }
 
-/// A validated `http://` or `https://` JSON-RPC endpoint.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RpcUrl {
-    uri: Uri,
-}
-
-impl RpcUrl {
-    /// Parses and checks an RPC URL: scheme `http` or `https`, a host, no user info.
-    ///
-    /// # Errors
-    /// [`TransportSetupError::InvalidUrl`] naming what is wrong.
-    pub fn parse(text: &str) -> Result<Self, TransportSetupError> {
-        let invalid = |reason: &str| TransportSetupError::InvalidUrl {
-            url: redact_url(text),
-            reason: reason.to_owned(),
-        };
-        let uri: Uri = text.trim().parse().map_err(|_| invalid("not a URL"))?;
-        match uri.scheme_str() {
-            Some("http" | "https") => {}
-            Some(_) => return Err(invalid("the scheme must be http:// or https://")),
-            None => return Err(invalid("missing scheme (http:// or https://)")),
-        }
-        let Some(authority) = uri.authority() else {
-            return Err(invalid("missing host"));
-        };
-        if authority.as_str().contains('@') {
-            return Err(invalid("credentials in the URL are not supported"));
-        }
-        if authority.host().is_empty() {
-            return Err(invalid("missing host"));
-        }
-        Ok(Self { uri })
-    }
-
-    /// Whether TLS is used.
-    pub fn is_https(&self) -> bool {
-        self.uri.scheme_str() == Some("https")
-    }
-
-    /// Whether the host is on this machine (alloy then polls faster).
-    pub fn is_local(&self) -> bool {
-        matches!(
-            self.uri.host(),
-            Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
-        )
-    }
-
-    /// `host:port` (the scheme's default port when none is given): what the URL
-    /// reveals about the upstream without its path, which often holds an API key.
-    pub fn host_port(&self) -> String {
-        let host = self.uri.host().unwrap_or_default();
-        let port = self
-            .uri
-            .port_u16()
-            .unwrap_or(if self.is_https() { 443 } else { 80 });
-        format!("{host}:{port}")
-    }
-
-    /// The URI.
-    pub const fn uri(&self) -> &Uri {
-        &self.uri
-    }
-}
-
-impl std::str::FromStr for RpcUrl {
-    type Err = TransportSetupError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-/// RPC URLs often carry API keys in their path or query (`/v2/<key>`): only scheme,
-/// host and port are ever shown.
-impl std::fmt::Display for RpcUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&redact_url(&self.uri.to_string()))
-    }
-}
-
-impl std::fmt::Debug for RpcUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "RpcUrl({self})")
-    }
-}
-
-/// `scheme://host[:port]` plus `/…` when a path or query was hidden.
-pub fn redact_url(text: &str) -> String {
-    let Ok(uri) = text.trim().parse::<Uri>() else {
-        return "<invalid URL>".to_owned();
-    };
-    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
-        return "<invalid URL>".to_owned();
-    };
-    let host_port = authority.as_str().rsplit('@').next().unwrap_or_default();
-    let hidden = uri
-        .path_and_query()
-        .is_some_and(|pq| pq.as_str() != "/" && !pq.as_str().is_empty());
-    format!("{scheme}://{host_port}{}", if hidden { "/…" } else { "" })
+/// What is wrong with a CA file's content.
+#[derive(Debug, thiserror::Error)]
+pub enum CaFileProblem {
+    /// Its PEM does not parse.
+    #[error("not PEM certificates: {0}")]
+    NotPem(rustls::pki_types::pem::Error),
+    /// No `CERTIFICATE` block at all.
+    #[error("no CERTIFICATE block found")]
+    Empty,
+    /// A certificate that rustls cannot use as a trust anchor.
+    #[error("not a usable CA certificate: {0}")]
+    NotACa(rustls::Error),
 }
 
 /// The alloy transport: one POST per request packet over a pooled hyper client.
@@ -233,7 +150,7 @@ where
             .client
             .request(request)
             .await
-            .map_err(|e| TransportErrorKind::custom_str(&error_chain(&e)))?;
+            .map_err(TransportErrorKind::custom)?;
         let status = response.status();
         let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
             .collect()
@@ -269,22 +186,6 @@ where
     }
 }
 
-/// An error and all its sources on one line: hyper's client errors say only
-/// `client error (Connect)` at the top and hide the cause below.
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let s = cause.to_string();
-        if !text.contains(&s) {
-            text.push_str(": ");
-            text.push_str(&s);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 /// The process-wide rustls crypto provider (`ring`). Installed once; later calls
 /// return the same provider.
 pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -302,26 +203,21 @@ pub const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
 /// RPC endpoints (a private CA, or a self-signed node).
 ///
 /// # Errors
-/// [`TransportSetupError::CaFile`] when the file cannot be read, is too large, or
-/// holds no valid certificate.
+/// [`TransportSetupError::CaFileUnreadable`] when the file cannot be read or is too
+/// large, [`TransportSetupError::CaFileInvalid`] when it holds no usable CA
+/// certificate.
 pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, TransportSetupError> {
-    let failed = |reason: String| TransportSetupError::CaFile {
+    let pem = runner::files::read_bounded(path, MAX_CA_FILE_BYTES)
+        .map_err(TransportSetupError::CaFileUnreadable)?;
+    let invalid = |problem| TransportSetupError::CaFileInvalid {
         path: path.to_owned(),
-        reason,
+        problem,
     };
-    let file = std::fs::File::open(path).map_err(|e| failed(e.to_string()))?;
-    let mut pem = Vec::new();
-    file.take(MAX_CA_FILE_BYTES + 1)
-        .read_to_end(&mut pem)
-        .map_err(|e| failed(e.to_string()))?;
-    if pem.len() as u64 > MAX_CA_FILE_BYTES {
-        return Err(failed(format!("larger than {MAX_CA_FILE_BYTES} bytes")));
-    }
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| failed(format!("not PEM certificates: {e}")))?;
+        .map_err(|e| invalid(CaFileProblem::NotPem(e)))?;
     if certs.is_empty() {
-        return Err(failed("no CERTIFICATE block found".to_owned()));
+        return Err(invalid(CaFileProblem::Empty));
     }
     // Each must be a usable trust anchor, or the error would surface only at the
     // first handshake.
@@ -329,7 +225,7 @@ pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, Transpo
     for cert in &certs {
         roots
             .add(cert.clone())
-            .map_err(|e| failed(format!("not a usable CA certificate: {e}")))?;
+            .map_err(|e| invalid(CaFileProblem::NotACa(e)))?;
     }
     Ok(certs)
 }
@@ -372,7 +268,7 @@ pub fn tcp_connector(
     let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
-    http.set_connect_timeout(Some(endpoint::CONNECT_TIMEOUT));
+    http.set_connect_timeout(Some(CONNECT_TIMEOUT));
     Ok(hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls_config(extra_roots)?)
         .https_or_http()
@@ -404,8 +300,65 @@ impl EndpointConnector {
     }
 }
 
+/// A [`Stream`] as hyper's client wants it: a connection with nothing to report
+/// (no proxy, no ALPN; TLS on top reports its own).
+#[derive(Debug)]
+pub struct EgressStream(Stream);
+
+impl tokio::io::AsyncRead for EgressStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for EgressStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> std::task::Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+}
+
+impl Connection for EgressStream {
+    fn connected(&self) -> Connected {
+        Connected::new()
+    }
+}
+
 impl tower::Service<Uri> for EndpointConnector {
-    type Response = TokioIo<Stream>;
+    type Response = TokioIo<EgressStream>;
     type Error = EndpointError;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
@@ -418,7 +371,12 @@ impl tower::Service<Uri> for EndpointConnector {
 
     fn call(&mut self, _uri: Uri) -> Self::Future {
         let endpoint = self.endpoint.clone();
-        Box::pin(async move { endpoint.connect().await.map(TokioIo::new) })
+        Box::pin(async move {
+            endpoint
+                .connect()
+                .await
+                .map(|stream| TokioIo::new(EgressStream(stream)))
+        })
     }
 }
 
@@ -439,53 +397,4 @@ pub fn egress_connector(
         .https_or_http()
         .enable_http1()
         .wrap_connector(EndpointConnector::new(endpoint)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_good_urls() {
-        for ok in [
-            "http://127.0.0.1:8545",
-            "https://rpc.example.org/v2/abc",
-            "http://localhost:8545/",
-        ] {
-            RpcUrl::parse(ok).unwrap();
-        }
-        assert!(RpcUrl::parse("https://x.org").unwrap().is_https());
-        assert_eq!(
-            RpcUrl::parse("https://x.org/v2/KEY").unwrap().host_port(),
-            "x.org:443"
-        );
-        assert_eq!(
-            RpcUrl::parse("http://127.0.0.1:8545").unwrap().host_port(),
-            "127.0.0.1:8545"
-        );
-        assert!(RpcUrl::parse("http://127.0.0.1:1").unwrap().is_local());
-    }
-
-    #[test]
-    fn rejects_bad_urls_with_reasons() {
-        for (bad, why) in [
-            ("", "not a URL"),
-            ("127.0.0.1:8545", "scheme"),
-            ("ws://127.0.0.1:8545", "scheme"),
-            ("http://user:pw@host:1", "credentials"),
-            ("not a url", "not a URL"),
-        ] {
-            let err = RpcUrl::parse(bad).unwrap_err().to_string();
-            assert!(err.contains(why), "{bad:?}: {err}");
-        }
-    }
-
-    #[test]
-    fn display_hides_paths_that_carry_api_keys() {
-        let url = RpcUrl::parse("https://eth.example.org/v2/SECRETKEY?x=1").unwrap();
-        assert_eq!(url.to_string(), "https://eth.example.org/…");
-        assert!(!format!("{url:?}").contains("SECRET"));
-        let err = RpcUrl::parse("ftp://h/SECRETKEY").unwrap_err().to_string();
-        assert!(!err.contains("SECRET"), "{err}");
-    }
 }

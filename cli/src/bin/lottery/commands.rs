@@ -4,10 +4,8 @@
 use std::time::Duration;
 
 use abi::{
-    attest_client::{self, EnclaveApi, Expectations},
     contract::{Lottery, RevertReason, RoundState},
     draw::{self, Seed},
-    transport::{self, RpcUrl},
     views::{ConfigView, ParticipantView, RoundView},
 };
 use alloy::{
@@ -20,6 +18,9 @@ use alloy::{
     sol_types::SolEvent,
 };
 use eyre::{Result, WrapErr, bail, eyre};
+use lottery_cli::attest_client::{self, EnclaveApi, Expectations};
+use net::RpcUrl;
+use rpc_transport as transport;
 use serde::Serialize;
 
 use crate::{
@@ -105,7 +106,7 @@ async fn wait_for_receipt(
                 if failures > RECEIPT_QUERY_RETRIES {
                     bail!(
                         "transaction {hash} was sent, but its receipt cannot be fetched: {}",
-                        transport::error_chain(&e)
+                        runner::error_chain(&e)
                     );
                 }
             }
@@ -125,7 +126,7 @@ async fn wait_for_receipt(
 fn describe(err: &alloy::contract::Error) -> eyre::Report {
     match RevertReason::from_error(err) {
         Some(reason) => eyre!("{reason}"),
-        None => eyre!("{}", transport::error_chain(err)),
+        None => eyre!("{}", runner::error_chain(err)),
     }
 }
 
@@ -135,7 +136,7 @@ async fn require_contract(ctx: &Ctx, provider: &DynProvider, address: Address) -
     let code = provider
         .get_code_at(address)
         .await
-        .map_err(|e| eyre!("cannot query {}: {}", ctx.rpc, transport::error_chain(&e)))?;
+        .map_err(|e| eyre!("cannot query {}: {}", ctx.rpc, runner::error_chain(&e)))?;
     if code.is_empty() {
         bail!("no contract at {address} on this chain (wrong --contract or --rpc-url?)");
     }
@@ -253,11 +254,11 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Deployed {
-    #[serde(with = "abi::views::checksummed")]
+    #[serde(with = "abi::wire::checksummed")]
     address: Address,
     transaction_hash: TxHash,
     block_number: Option<u64>,
-    #[serde(with = "abi::views::checksummed")]
+    #[serde(with = "abi::wire::checksummed")]
     publisher: Address,
     commission_bps: u16,
     operator_delay: u64,
@@ -332,7 +333,7 @@ async fn set_operator(
         let pending = provider
             .send_transaction(transfer)
             .await
-            .map_err(|e| eyre!("{}", transport::error_chain(&e)))
+            .map_err(|e| eyre!("{}", runner::error_chain(&e)))
             .wrap_err_with(|| format!("funding the operator {operator} failed"))?;
         let receipt = wait_for_receipt(&provider, *pending.tx_hash(), ctx.timeout).await?;
         if !receipt.status() {
@@ -446,7 +447,7 @@ async fn attested_operator(
     let chain_id = provider
         .get_chain_id()
         .await
-        .map_err(|e| eyre!("cannot query {}: {}", ctx.rpc, transport::error_chain(&e)))?;
+        .map_err(|e| eyre!("cannot query {}: {}", ctx.rpc, runner::error_chain(&e)))?;
     // The image the operator must run: --expected-pcr 0=..., else the PCR0 the
     // contract records for its current operator (a new key for the same image).
     let config = ConfigView::from(
@@ -615,7 +616,7 @@ async fn commit(ctx: &Ctx, contract: Address, seed: Option<B256>, key: &KeySourc
     let chain_id = provider
         .get_chain_id()
         .await
-        .map_err(|e| eyre!("{}", transport::error_chain(&e)))?;
+        .map_err(|e| eyre!("{}", runner::error_chain(&e)))?;
     let commitment = draw::commitment(chain_id, contract, round_id, &seed);
     let receipt = ctx
         .confirm(lottery.commitSeed(round_id, commitment))
@@ -640,11 +641,11 @@ async fn commit(ctx: &Ctx, contract: Address, seed: Option<B256>, key: &KeySourc
 struct Drawn {
     round_id: u64,
     outcome: &'static str,
-    #[serde(with = "abi::views::checksummed::option")]
+    #[serde(with = "abi::wire::checksummed::option")]
     winner: Option<Address>,
-    #[serde(with = "abi::views::wei")]
+    #[serde(with = "abi::wire::wei")]
     prize: U256,
-    #[serde(with = "abi::views::wei")]
+    #[serde(with = "abi::wire::wei")]
     commission: U256,
     transaction_hash: TxHash,
 }
@@ -758,11 +759,11 @@ fn parse_amount(text: &str) -> Result<U256> {
 #[serde(rename_all = "camelCase")]
 struct BetOut {
     round_id: u64,
-    #[serde(with = "abi::views::checksummed")]
+    #[serde(with = "abi::wire::checksummed")]
     player: Address,
-    #[serde(with = "abi::views::wei")]
+    #[serde(with = "abi::wire::wei")]
     amount: U256,
-    #[serde(with = "abi::views::wei")]
+    #[serde(with = "abi::wire::wei")]
     new_total: U256,
     transaction_hash: TxHash,
 }
@@ -798,7 +799,7 @@ async fn bet(ctx: &Ctx, contract: Address, amount: &str, key: &KeySource) -> Res
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Status {
-    #[serde(with = "abi::views::checksummed")]
+    #[serde(with = "abi::wire::checksummed")]
     contract: Address,
     chain_id: u64,
     block_number: u64,
@@ -812,7 +813,7 @@ async fn status(ctx: &Ctx, contract: Address) -> Result<()> {
     let provider = ctx.reader()?;
     require_contract(ctx, &provider, contract).await?;
     let lottery = ctx.lottery(provider.clone(), contract);
-    let rpc = |e: alloy::transports::TransportError| eyre!("{}", transport::error_chain(&e));
+    let rpc = |e: alloy::transports::TransportError| eyre!("{}", runner::error_chain(&e));
     let (config, round, participants, chain_id, block) = tokio::try_join!(
         async { lottery.getConfig().call().await.map_err(|e| describe(&e)) },
         async { lottery.getRound().call().await.map_err(|e| describe(&e)) },

@@ -1,10 +1,11 @@
-//! Choosing the signing key from the command line. Parsing and key files are
-//! `abi::keys` (shared with enclave-app), so no key material ever reaches an error
-//! message or a log.
+//! Choosing the signing key from the command line. Parsing is `abi::keys` (shared
+//! with enclave-app) and key files `lottery_cli::keys`, so no key material ever
+//! reaches an error message or a log.
 
-use abi::keys::{parse_private_key, read_private_key_file};
+use abi::keys::parse_private_key;
 use alloy::signers::local::PrivateKeySigner;
 use eyre::{Result, WrapErr, bail};
+use lottery_cli::keys::read_private_key_file;
 
 use crate::cli::KeySource;
 

@@ -4,7 +4,7 @@
 //! `attest verify` checks a live document (fresh nonce, maximum age, PCRs, and
 //! optionally the contract's on-chain operator) or a saved one (`--file`, `--at`);
 //! `attest seal-key` verifies a fresh document and sends it an operator key sealed
-//! to the document's public key. The checks themselves are `abi::attest_client`'s,
+//! to the document's public key. The checks themselves are `lottery_cli::attest_client`'s,
 //! shared with `lottery set-operator --from-attestation`.
 //!
 //! Exit codes: 0 verified (or injected), 1 verification failed or the enclave
@@ -22,7 +22,7 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
-    abi::cli::run(
+    runner::tool::run(
         commands::run(cli),
         |failure| {
             eprintln!("error: {:#}", failure.report());

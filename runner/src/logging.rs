@@ -1,8 +1,8 @@
 //! Process-wide logging: `tracing` events to stderr, as human-readable text or as one
 //! JSON object per line, filtered by `RUST_LOG`-style directives.
 //!
-//! Shared by the two services (enclave-app, host-proxy) and the `lottery` CLI, behind
-//! the `logging` feature. stdout is left alone (the services print nothing there), so
+//! Shared by the two services (enclave-app, host-proxy) and the `lottery` CLI.
+//! stdout is left alone (the services print nothing there), so
 //! a supervisor can treat stderr as the log stream. No subsystem formats key material or full RPC URLs
 //! into events; this module does not filter them out after the fact.
 

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use abi::attest_client::PcrExpectation;
 use alloy::primitives::{Address, B256, U256};
 use clap::{Args, Parser, Subcommand};
+use lottery_cli::attest_client::PcrExpectation;
 
 /// Admin CLI for the enclave lottery's `Lottery` contract.
 #[derive(Debug, Parser)]

@@ -17,7 +17,7 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
-    abi::cli::run(
+    runner::tool::run(
         commands::run(cli),
         |e| {
             eprintln!("error: {e:#}");

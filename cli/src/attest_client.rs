@@ -11,7 +11,7 @@
 //! It must not print anything, and never holds key material longer than a call to
 //! [`seal_key`] (whose caller owns and zeroizes the plaintext).
 
-use std::{io::Read, path::Path, path::PathBuf, str::FromStr, time::Duration};
+use std::{path::Path, path::PathBuf, str::FromStr, time::Duration};
 
 use alloy::primitives::Address;
 use attestation::{
@@ -24,10 +24,9 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::{Method, Request, StatusCode, Uri, header};
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 
-use crate::{
-    api::{AttestationView, ErrorBody, OperatorKeyRequest, OperatorKeyResponse},
-    transport::{self, RpcUrl, TcpConnector, TransportSetupError},
-};
+use abi::api::{AttestationView, ErrorBody, OperatorKeyRequest, OperatorKeyResponse};
+use net::RpcUrl;
+use rpc_transport::{self as transport, TcpConnector, TransportSetupError};
 
 /// Length of the random nonce sent with every request: 256 bits makes a repeat
 /// (and so a replayed document passing the nonce check) impossible in practice,
@@ -56,7 +55,10 @@ pub const PCR_LEN: usize = 48;
 /// Why a document could not be fetched, verified or used.
 #[derive(Debug, thiserror::Error)]
 pub enum AttestClientError {
-    /// The `--root-cert` file cannot be used.
+    /// The `--root-cert` file cannot be read.
+    #[error("cannot use the root certificate {}", .0.path().display())]
+    RootCertUnreadable(#[source] runner::files::FileError),
+    /// The `--root-cert` file holds no usable certificate.
     #[error("cannot use the root certificate {path}: {reason}")]
     RootCert {
         /// The file.
@@ -198,7 +200,7 @@ impl FromStr for PcrExpectation {
 /// [`AttestClientError::Pcr0Conflict`] when they disagree.
 pub fn with_chain_pcr0(
     explicit: &[PcrExpectation],
-    config: Option<&crate::views::ConfigView>,
+    config: Option<&abi::views::ConfigView>,
     operator: Option<Address>,
 ) -> Result<Vec<PcrExpectation>, AttestClientError> {
     let on_chain = config.and_then(|c| match &c.pending_operator {
@@ -308,7 +310,8 @@ pub fn trust_anchor(root_cert: Option<&Path>) -> Result<TrustAnchor, AttestClien
 /// holds the root first, then the intermediate and its key: only the root is read).
 ///
 /// # Errors
-/// [`AttestClientError::RootCert`] naming the file and the problem.
+/// [`AttestClientError::RootCertUnreadable`] or [`AttestClientError::RootCert`],
+/// naming the file and the problem.
 pub fn read_root_cert(path: &Path) -> Result<TrustAnchor, AttestClientError> {
     const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
     const END: &str = "-----END CERTIFICATE-----";
@@ -316,14 +319,8 @@ pub fn read_root_cert(path: &Path) -> Result<TrustAnchor, AttestClientError> {
         path: path.to_owned(),
         reason,
     };
-    let file = std::fs::File::open(path).map_err(|e| failed(e.to_string()))?;
-    let mut text = String::new();
-    file.take(MAX_ROOT_FILE_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| failed(format!("not a PEM text file ({e})")))?;
-    if text.len() as u64 > MAX_ROOT_FILE_BYTES {
-        return Err(failed(format!("larger than {MAX_ROOT_FILE_BYTES} bytes")));
-    }
+    let text = runner::files::read_text(path, MAX_ROOT_FILE_BYTES)
+        .map_err(AttestClientError::RootCertUnreadable)?;
     let start = text
         .find(BEGIN)
         .ok_or_else(|| failed("no CERTIFICATE block found".to_owned()))?;
@@ -457,7 +454,7 @@ impl EnclaveApi {
                 .client
                 .request(request)
                 .await
-                .map_err(|e| unreachable(transport::error_chain(&e)))?;
+                .map_err(|e| unreachable(runner::error_chain(&e)))?;
             let status = response.status();
             let body = Limited::new(response.into_body(), MAX_API_RESPONSE_BYTES)
                 .collect()

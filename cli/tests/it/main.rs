@@ -197,10 +197,10 @@ impl Chain {
             .enable_all()
             .build()
             .expect("tokio runtime");
-        let url = abi::transport::RpcUrl::parse(&anvil.endpoint()).expect("anvil URL");
+        let url = net::RpcUrl::parse(&anvil.endpoint()).expect("anvil URL");
         let provider = rt.block_on(async {
             ProviderBuilder::new()
-                .connect_client(abi::transport::connect_tcp(url).expect("RPC client"))
+                .connect_client(rpc_transport::connect_tcp(url).expect("RPC client"))
                 .erased()
         });
         Self {

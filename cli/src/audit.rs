@@ -22,7 +22,7 @@ use alloy::{
 use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
 
-use crate::{
+use abi::{
     contract::{Lottery, RefundReason, RoundState, UnknownEnumValue},
     draw,
     views::{self, RoundView},

@@ -1,12 +1,4 @@
-//! Where the enclave and the host meet: `vsock://CID:PORT` inside AWS Nitro, and
-//! `tcp://HOST:PORT` in simulated mode. Parsed in one place; listening, accepting
-//! and connecting work the same for both, so everything above the socket (the egress
-//! forwarder, the RPC connector, the control channel) is one code path over
-//! [`Stream`].
-//!
-//! Only the socket calls differ between the two kinds. vsock exists only on Linux
-//! and only where a hypervisor provides it (an enclave and its parent); anywhere
-//! else binding or connecting fails with an [`EndpointError`] naming the endpoint.
+//! `tcp://` and `vsock://` endpoints, and the one stream type over both.
 
 use std::{
     fmt, io,
@@ -16,7 +8,6 @@ use std::{
     time::Duration,
 };
 
-use hyper_util::client::legacy::connect::{Connected, Connection};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
@@ -385,12 +376,6 @@ impl AsyncWrite for Stream {
             Self::Tcp(s) => s.is_write_vectored(),
             Self::Vsock(s) => s.is_write_vectored(),
         }
-    }
-}
-
-impl Connection for Stream {
-    fn connected(&self) -> Connected {
-        Connected::new()
     }
 }
 

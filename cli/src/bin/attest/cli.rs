@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use abi::attest_client::PcrExpectation;
 use alloy::primitives::Address;
 use attestation::UnixTime;
 use clap::{Args, Parser, Subcommand};
+use lottery_cli::attest_client::PcrExpectation;
 
 /// Verify an enclave-lottery enclave's AWS Nitro attestation, and inject an operator
 /// key sealed to it. Exit codes: 0 verified, 1 verification failed or refused, 2
