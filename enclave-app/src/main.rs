@@ -4,9 +4,11 @@
 //! SIGTERM and SIGINT into one cancellation, and call [`enclave_app::run`]
 //! (`abi::service` does the runtime and signals for both services). Exit codes:
 //! 0 after a clean shutdown, 1 when `run` fails, 2 for a configuration error.
+//! `--check-config` stops after the configuration: exit 0 with it on stdout, or 2.
 
-// The binary's edge: configuration errors are reported on stderr before logging exists.
-#![allow(clippy::print_stderr)]
+// The binary's edge: configuration errors are reported on stderr before logging exists,
+// and `--check-config` prints the configuration on stdout.
+#![allow(clippy::print_stderr, clippy::print_stdout)]
 
 use std::{process::ExitCode, time::Duration};
 
@@ -33,6 +35,11 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if config.check_config {
+        // `--check-config`: the configuration is valid; show it (redacted) and stop.
+        println!("{config}");
+        return ExitCode::SUCCESS;
+    }
     if let Err(e) = logging::init(config.log_format, &config.log_filter) {
         eprintln!("error: {}", abi::transport::error_chain(&e));
         return ExitCode::FAILURE;
