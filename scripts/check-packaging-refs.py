@@ -214,7 +214,7 @@ def check_compose(root: Path, bins: dict[str, list[str]]) -> None:
     networks = set((doc.get("networks") or {}).keys())
     volumes = set((doc.get("volumes") or {}).keys())
     all_bins = {b for names in bins.values() for b in names}
-    known_env = env_vars(root / "enclave-app/src/config.rs", "ENCLAVE_") | {
+    known_env = env_vars(root / "enclave-app/src/config/cli.rs", "ENCLAVE_") | {
         "ENCLAVE_OPERATOR_KEY"
     }
     known_env |= env_vars(root / "host-proxy/src/config.rs", "HOST_PROXY_")

@@ -4,10 +4,12 @@
 //! SIGTERM and SIGINT into one cancellation, and call [`enclave_app::run`]
 //! (`runner::service` does the runtime and signals for both services). Exit codes:
 //! 0 after a clean shutdown, 1 when `run` fails, 2 for a configuration error
-//! (`runner::exit`).
+//! (`runner::exit`). `--check-config` stops after the configuration: exit 0 with it
+//! on stdout, or 2.
 
-// The binary's edge: configuration errors are reported on stderr before logging exists.
-#![allow(clippy::print_stderr)]
+// The binary's edge: configuration errors are reported on stderr before logging exists,
+// and `--check-config` prints the configuration on stdout.
+#![allow(clippy::print_stderr, clippy::print_stdout)]
 
 use std::{process::ExitCode, time::Duration};
 
@@ -29,6 +31,11 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::CONFIG);
         }
     };
+    if config.check_config {
+        // `--check-config`: the configuration is valid; show it (redacted) and stop.
+        println!("{config}");
+        return ExitCode::SUCCESS;
+    }
     if let Err(e) = logging::init(config.log_format, &config.log_filter) {
         eprintln!("error: {}", runner::error_chain(&e));
         return ExitCode::from(exit::FAILED);

@@ -199,16 +199,19 @@ impl fmt::Debug for OperatorKey {
 
 #[cfg(test)]
 mod tests {
-    use std::{collections::HashMap, io::Write};
+    use std::io::Write;
 
     use alloy::network::TxSigner;
 
     use super::*;
+    use crate::config::Secret;
 
     const KEY: &str = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
     const ADDRESS: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 
-    fn config(mode: &str, env: &[(&str, &str)], extra: &[&str]) -> Config {
+    /// A configuration in `mode` with `extra` flags, and `key` as if given by
+    /// `ENCLAVE_OPERATOR_KEY` (which only the binary reads; see the config tests).
+    fn config(mode: &str, key: Option<&str>, extra: &[&str]) -> Config {
         let mut args = vec![
             "enclave-app",
             "--mode",
@@ -219,11 +222,9 @@ mod tests {
             "0x5FbDB2315678afecb367f032d93F642f64180aa3",
         ];
         args.extend_from_slice(extra);
-        let env: HashMap<String, String> = env
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Config::load(args, &env).unwrap()
+        let mut config = Config::load(args).unwrap();
+        config.operator_key = key.map(|key| Secret::new(key.to_owned()));
+        config
     }
 
     #[test]
@@ -253,7 +254,7 @@ mod tests {
         writeln!(file, "{KEY}").unwrap();
         let path = file.path().to_str().unwrap();
         let key = OperatorKey::from_config(
-            &config("sim", &[], &["--operator-key-file", path]),
+            &config("sim", None, &["--operator-key-file", path]),
             &Entropy::os_only(),
         )
         .unwrap();
@@ -261,21 +262,18 @@ mod tests {
             (key.address().to_string().as_str(), key.source()),
             (ADDRESS, KeySource::File)
         );
-        let key = OperatorKey::from_config(
-            &config("sim", &[(OPERATOR_KEY_ENV, KEY)], &[]),
-            &Entropy::os_only(),
-        )
-        .unwrap();
+        let key =
+            OperatorKey::from_config(&config("sim", Some(KEY), &[]), &Entropy::os_only()).unwrap();
         assert_eq!(
             (key.address().to_string().as_str(), key.source()),
             (ADDRESS, KeySource::Environment)
         );
         let key =
-            OperatorKey::from_config(&config("nitro", &[], &[]), &Entropy::os_only()).unwrap();
+            OperatorKey::from_config(&config("nitro", None, &[]), &Entropy::os_only()).unwrap();
         assert_eq!(key.source(), KeySource::Generated);
 
         // A config built by hand past the checks is still refused in nitro mode.
-        let mut nitro = config("sim", &[(OPERATOR_KEY_ENV, KEY)], &[]);
+        let mut nitro = config("sim", Some(KEY), &[]);
         nitro.mode = Mode::Nitro;
         let err = OperatorKey::from_config(&nitro, &Entropy::os_only()).unwrap_err();
         assert!(matches!(err, SignerError::PlaintextKeyInNitro), "{err}");

@@ -1,6 +1,9 @@
-//! The `enclave-app` binary as an operator runs it: `--help`, configuration errors
-//! (exit 2, clear, never echoing a secret), start-up logs in text and JSON, and a clean
-//! exit on SIGTERM.
+//! The `enclave-app` binary as an operator runs it: `--help` and `--version`,
+//! configuration errors (exit 2, clear, never echoing a secret), start-up logs in text
+//! and JSON, and a clean exit on SIGTERM. [`config_env`]: the configuration the binary
+//! reads from its environment, through `--check-config`.
+
+mod config_env;
 
 use std::{
     io::{BufRead, BufReader},
@@ -166,6 +169,7 @@ fn help_documents_every_option() {
     assert_eq!(stderr, "");
     for option in [
         "--config <PATH>",
+        "--check-config",
         "--mode <MODE>",
         "--rpc-url <URL>",
         "--contract <ADDRESS>",
@@ -215,6 +219,7 @@ fn help_documents_every_option() {
         "[default: info]",
         "[50..=60000]",
         "order of precedence",
+        "nginx -t",
     ] {
         assert!(
             help.contains(detail),
@@ -224,6 +229,17 @@ fn help_documents_every_option() {
     assert!(
         !help.contains("--operator-key <"),
         "the key is never a flag"
+    );
+}
+
+#[test]
+fn version_prints_and_exits_0() {
+    let (code, stdout, stderr) = output(&mut enclave_app(&["--version"]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+    assert_eq!(
+        stdout,
+        format!("enclave-app {}\n", env!("CARGO_PKG_VERSION"))
     );
 }
 
@@ -300,7 +316,9 @@ fn nitro_mode_refuses_a_plaintext_key_without_echoing_it() {
         .env("ENCLAVE_OPERATOR_KEY", KEY),
     );
     assert!(
-        stderr.contains("--mode nitro refuses plaintext operator keys"),
+        stderr.contains(
+            "--mode nitro refuses plaintext operator keys (given by ENCLAVE_OPERATOR_KEY)"
+        ),
         "{stderr}"
     );
     assert!(!stderr.contains(&KEY[..16]), "{stderr}");
