@@ -21,6 +21,7 @@
 //! document's signature is checked, or print, log or `Debug`-format key material.
 
 mod document;
+mod error;
 mod root;
 mod verify;
 mod x509;
@@ -34,10 +35,11 @@ pub use document::{
     AttestationDoc, CABUNDLE_ENTRY_MAX, CERTIFICATE_MAX, DocumentError, FieldError, KeyOrigin,
     NONCE_MAX, PCR_COUNT_MAX, PCR_INDEX_LIMIT, PUBLIC_KEY_MAX, USER_DATA_MAX, UserData,
 };
+pub use error::{CertPosition, TimeReference, VerifyError};
 pub use root::{AWS_NITRO_ROOT_G1_SHA256, RootError, TrustAnchor};
 pub use verify::{
-    CertPosition, Freshness, MAX_CLOCK_SKEW, MAX_DOCUMENT_SIZE, Policy, TimeReference, UnixTime,
-    VerifiedDocument, VerifyError, decode_unverified, verify,
+    Freshness, MAX_CLOCK_SKEW, MAX_DOCUMENT_SIZE, Policy, UnixTime, VerifiedDocument,
+    decode_unverified, verify,
 };
 
 /// Lower-case hex, for error messages and summaries (no key material ever goes here).

@@ -12,7 +12,7 @@ use x509_cert::{
     ext::pkix::{BasicConstraints, KeyUsage, KeyUsages},
 };
 
-use crate::verify::{CertPosition, TimeReference, VerifyError};
+use crate::error::{CertPosition, TimeReference, VerifyError};
 
 /// ecdsa-with-SHA384 (RFC 5758).
 const ECDSA_WITH_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");

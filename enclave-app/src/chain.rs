@@ -51,43 +51,83 @@ const READ_BACKOFF: Duration = Duration::from_millis(200);
 /// rounding to spare.
 pub const REPLACEMENT_BUMP_PERCENT: u128 = 125;
 
-/// Why a chain operation failed.
+/// Why a chain operation failed. Each variant keeps its cause as a typed source
+/// (callers branch on them: [`ChainError::is_transient`],
+/// [`ChainError::is_certificate_rejected`]); `Display` also spells the cause out, so
+/// a log line with `%error` says why without walking the chain.
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
     /// The RPC endpoint could not be set up.
     #[error(transparent)]
     Setup(#[from] transport::TransportSetupError),
     /// The node could not be reached or answered garbage, after retries.
-    #[error("RPC transport error: {0}")]
-    Transport(String),
+    #[error("RPC transport error: {}", runner::error_chain(.0))]
+    Transport(#[source] TransportError),
     /// The node answered with a JSON-RPC error.
     #[error("RPC error: {0}")]
-    Rpc(String),
+    Rpc(alloy::rpc::json_rpc::ErrorPayload),
+    /// The node answered `null` for its latest block.
+    #[error("RPC error: the node has no latest block")]
+    NoLatestBlock,
     /// The call would revert (or did), with the decoded reason.
     #[error("{0}")]
     Revert(RevertReason),
     /// The contract answered something this build cannot interpret.
     #[error("unexpected contract data: {0}")]
-    Decode(String),
+    Decode(#[source] DecodeError),
     /// Signing failed.
     #[error("signing failed: {0}")]
-    Sign(String),
+    Sign(#[source] alloy::signers::Error),
+    /// No randomness for a seed.
+    #[error("no entropy for a seed: {}", runner::error_chain(.0))]
+    Entropy(#[source] crate::entropy::EntropyError),
+}
+
+/// What in the contract's answer could not be interpreted.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The ABI encoding does not match the bindings.
+    #[error("{0}")]
+    Abi(#[from] alloy::sol_types::Error),
+    /// An enum value (a round state, a refund reason) this build does not know.
+    #[error("{0}")]
+    Enum(#[from] abi::contract::UnknownEnumValue),
+}
+
+impl From<alloy::sol_types::Error> for ChainError {
+    fn from(e: alloy::sol_types::Error) -> Self {
+        Self::Decode(e.into())
+    }
+}
+
+impl From<abi::contract::UnknownEnumValue> for ChainError {
+    fn from(e: abi::contract::UnknownEnumValue) -> Self {
+        Self::Decode(e.into())
+    }
 }
 
 impl ChainError {
-    fn from_rpc(err: &TransportError) -> Self {
+    /// Sorts an RPC failure: a revert (with its decoded reason), the node's JSON-RPC
+    /// error, or a transport failure.
+    pub fn from_rpc(err: TransportError) -> Self {
         if let Some(data) = err.as_error_resp().and_then(|p| p.as_revert_data()) {
             return Self::Revert(RevertReason::decode(&data));
         }
         match err {
-            RpcError::ErrorResp(payload) => Self::Rpc(payload.to_string()),
-            other => Self::Transport(runner::error_chain(other)),
+            RpcError::ErrorResp(payload) => Self::Rpc(payload),
+            other => Self::Transport(other),
         }
     }
 
     /// Whether retrying the same request may succeed.
     pub const fn is_transient(&self) -> bool {
         matches!(self, Self::Transport(_))
+    }
+
+    /// Whether the RPC host's TLS certificate was rejected (an unknown issuer, a wrong
+    /// name, expired): retrying will not help, a `--rpc-ca-file` might.
+    pub fn is_certificate_rejected(&self) -> bool {
+        matches!(self, Self::Transport(e) if transport::is_certificate_rejection(e))
     }
 }
 
@@ -156,14 +196,14 @@ async fn finish_view_calls(
     (config, round, participants): ViewCalls,
     block: u64,
 ) -> Result<ContractState, ChainError> {
-    let (config, round) = tokio::try_join!(config, round).map_err(|e| ChainError::from_rpc(&e))?;
-    let decode = |e: alloy::sol_types::Error| ChainError::Decode(e.to_string());
-    let config = Lottery::getConfigCall::abi_decode_returns(&config).map_err(decode)?;
-    let round = Lottery::getRoundCall::abi_decode_returns(&round).map_err(decode)?;
+    let (config, round) = tokio::try_join!(config, round).map_err(ChainError::from_rpc)?;
+    let config = Lottery::getConfigCall::abi_decode_returns(&config).map_err(ChainError::from)?;
+    let round = Lottery::getRoundCall::abi_decode_returns(&round).map_err(ChainError::from)?;
     let participants = match participants {
         Some(waiter) => {
-            let bytes = waiter.await.map_err(|e| ChainError::from_rpc(&e))?;
-            let list = Lottery::getParticipantsCall::abi_decode_returns(&bytes).map_err(decode)?;
+            let bytes = waiter.await.map_err(ChainError::from_rpc)?;
+            let list = Lottery::getParticipantsCall::abi_decode_returns(&bytes)
+                .map_err(ChainError::from)?;
             Some(ParticipantView::list(&list))
         }
         None => None,
@@ -171,7 +211,7 @@ async fn finish_view_calls(
     Ok(ContractState {
         block_number: block,
         config: config.into(),
-        round: RoundView::try_from(round).map_err(|e| ChainError::Decode(e.to_string()))?,
+        round: RoundView::try_from(round)?,
         participants,
     })
 }
@@ -306,7 +346,7 @@ impl ChainClient {
             self.provider
                 .get_chain_id()
                 .await
-                .map_err(|e| ChainError::from_rpc(&e))
+                .map_err(ChainError::from_rpc)
         })
         .await
     }
@@ -318,7 +358,7 @@ impl ChainClient {
     pub async fn head(&self) -> Result<BlockRef, ChainError> {
         self.header(BlockNumberOrTag::Latest)
             .await?
-            .ok_or_else(|| ChainError::Rpc("the node has no latest block".into()))
+            .ok_or_else(|| ChainError::NoLatestBlock)
     }
 
     /// A block; `None` when the node does not have it.
@@ -331,7 +371,7 @@ impl ChainClient {
                 .provider
                 .get_block_by_number(block)
                 .await
-                .map_err(|e| ChainError::from_rpc(&e))?;
+                .map_err(ChainError::from_rpc)?;
             Ok(block.map(|b| BlockRef::from_header(&b.header)))
         })
         .await
@@ -352,25 +392,25 @@ impl ChainClient {
             let latest = (BlockNumberOrTag::Latest, false);
             let head = batch
                 .add_call::<_, Option<alloy::rpc::types::Block>>("eth_getBlockByNumber", &latest)
-                .map_err(|e| ChainError::from_rpc(&e))?;
+                .map_err(ChainError::from_rpc)?;
             let filter = Filter::new()
                 .address(self.contract)
                 .from_block(from)
                 .to_block(BlockNumberOrTag::Latest);
             let logs = batch
                 .add_call::<_, Vec<Log>>("eth_getLogs", &(filter,))
-                .map_err(|e| ChainError::from_rpc(&e))?;
+                .map_err(ChainError::from_rpc)?;
             let views = if with_views {
                 Some(self.add_view_calls(&mut batch, BlockId::latest(), false)?)
             } else {
                 None
             };
-            batch.send().await.map_err(|e| ChainError::from_rpc(&e))?;
+            batch.send().await.map_err(ChainError::from_rpc)?;
             let head = head
                 .await
-                .map_err(|e| ChainError::from_rpc(&e))?
+                .map_err(ChainError::from_rpc)?
                 .map(|b| BlockRef::from_header(&b.header))
-                .ok_or_else(|| ChainError::Rpc("the node has no latest block".into()))?;
+                .ok_or_else(|| ChainError::NoLatestBlock)?;
             let logs = match logs.await {
                 Ok(logs) => Some(
                     logs.into_iter()
@@ -381,7 +421,7 @@ impl ChainClient {
                     debug!(target: "chain", from, head = head.number, error = %e, "logs refused");
                     None
                 }
-                Err(e) => return Err(ChainError::from_rpc(&e)),
+                Err(e) => return Err(ChainError::from_rpc(e)),
             };
             let views = match views {
                 Some(calls) => Some(finish_view_calls(calls, head.number).await?),
@@ -410,7 +450,7 @@ impl ChainClient {
                 self.provider
                     .get_logs(&filter)
                     .await
-                    .map_err(|e| ChainError::from_rpc(&e))
+                    .map_err(ChainError::from_rpc)
             })
             .await?;
             out.extend(logs);
@@ -433,30 +473,30 @@ impl ChainClient {
                     "eth_getBlockByNumber",
                     &(BlockNumberOrTag::Number(number), false),
                 )
-                .map_err(|e| ChainError::from_rpc(&e))?;
+                .map_err(ChainError::from_rpc)?;
             let mut add = |input: Vec<u8>| {
                 let tx = TransactionRequest::default()
                     .to(self.contract)
                     .input(Bytes::from(input).into());
                 batch
                     .add_call::<_, Bytes>("eth_call", &(tx, BlockId::number(number)))
-                    .map_err(|e| ChainError::from_rpc(&e))
+                    .map_err(ChainError::from_rpc)
             };
             let config = add(Lottery::getConfigCall {}.abi_encode())?;
             let round = add(Lottery::getRoundCall {}.abi_encode())?;
-            batch.send().await.map_err(|e| ChainError::from_rpc(&e))?;
-            let Some(block) = block.await.map_err(|e| ChainError::from_rpc(&e))? else {
+            batch.send().await.map_err(ChainError::from_rpc)?;
+            let Some(block) = block.await.map_err(ChainError::from_rpc)? else {
                 return Ok(None);
             };
-            let (config, round) =
-                tokio::try_join!(config, round).map_err(|e| ChainError::from_rpc(&e))?;
-            let decode = |e: alloy::sol_types::Error| ChainError::Decode(e.to_string());
-            let config = Lottery::getConfigCall::abi_decode_returns(&config).map_err(decode)?;
-            let round = Lottery::getRoundCall::abi_decode_returns(&round).map_err(decode)?;
+            let (config, round) = tokio::try_join!(config, round).map_err(ChainError::from_rpc)?;
+            let config =
+                Lottery::getConfigCall::abi_decode_returns(&config).map_err(ChainError::from)?;
+            let round =
+                Lottery::getRoundCall::abi_decode_returns(&round).map_err(ChainError::from)?;
             Ok(Some(Facts {
                 head: BlockRef::from_header(&block.header).head(),
                 config: config.into(),
-                round: RoundView::try_from(round).map_err(|e| ChainError::Decode(e.to_string()))?,
+                round: RoundView::try_from(round)?,
             }))
         })
         .await
@@ -471,7 +511,7 @@ impl ChainClient {
             Ok(_) => Ok(()),
             // A resend of a transaction the node already has is not a failure.
             Err(e) if is_known_transaction(&e) => Ok(()),
-            Err(e) => Err(ChainError::from_rpc(&e)),
+            Err(e) => Err(ChainError::from_rpc(e)),
         }
     }
 
@@ -498,7 +538,7 @@ impl ChainClient {
         retry("contract views", || async {
             let mut batch = self.client.new_batch();
             let calls = self.add_view_calls(&mut batch, BlockId::number(block), participants)?;
-            batch.send().await.map_err(|e| ChainError::from_rpc(&e))?;
+            batch.send().await.map_err(ChainError::from_rpc)?;
             finish_view_calls(calls, block).await
         })
         .await
@@ -518,7 +558,7 @@ impl ChainClient {
                 .input(Bytes::from(input).into());
             batch
                 .add_call::<_, Bytes>("eth_call", &(tx, at))
-                .map_err(|e| ChainError::from_rpc(&e))
+                .map_err(ChainError::from_rpc)
         };
         Ok((
             add(Lottery::getConfigCall {}.abi_encode())?,
@@ -642,7 +682,7 @@ impl TxSender {
                 .with_block_overrides_opt(overrides.clone())
                 .await
                 .map(|_| ())
-                .map_err(|e| ChainError::from_rpc(&e))
+                .map_err(ChainError::from_rpc)
         })
         .await
     }
@@ -732,7 +772,7 @@ impl TxSender {
                     .provider
                     .get_transaction_receipt(*hash)
                     .await
-                    .map_err(|e| ChainError::from_rpc(&e))
+                    .map_err(ChainError::from_rpc)
             })
             .await?;
             if receipt.is_some() {
@@ -753,7 +793,7 @@ impl TxSender {
                 .get_transaction_count(self.from)
                 .block_id(BlockId::latest())
                 .await
-                .map_err(|e| ChainError::from_rpc(&e))
+                .map_err(ChainError::from_rpc)
         })
         .await
     }
@@ -765,7 +805,7 @@ impl TxSender {
                 .get_transaction_count(self.from)
                 .pending()
                 .await
-                .map_err(|e| ChainError::from_rpc(&e))
+                .map_err(ChainError::from_rpc)
         })
         .await
     }
@@ -778,7 +818,7 @@ impl TxSender {
                 .provider
                 .estimate_eip1559_fees()
                 .await
-                .map_err(|e| ChainError::from_rpc(&e))?;
+                .map_err(ChainError::from_rpc)?;
             Ok((est.max_fee_per_gas, est.max_priority_fee_per_gas))
         })
         .await
@@ -800,7 +840,7 @@ impl TxSender {
         let signature: Signature = signer
             .sign_transaction(&mut tx)
             .await
-            .map_err(|e| ChainError::Sign(e.to_string()))?;
+            .map_err(ChainError::Sign)?;
         let envelope = TxEnvelope::from(tx.into_signed(signature));
         let hash = *envelope.tx_hash();
         let raw = envelope.encoded_2718();

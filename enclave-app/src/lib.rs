@@ -234,7 +234,7 @@ async fn wait_for_chain(
                 .provider()
                 .get_code_at(config.contract)
                 .await
-                .map_err(|e| ChainError::Transport(runner::error_chain(&e)))?;
+                .map_err(ChainError::from_rpc)?;
             Ok::<_, ChainError>((chain_id, code.is_empty()))
         };
         match reached.await {
@@ -248,7 +248,7 @@ async fn wait_for_chain(
             Err(e) => {
                 let error = e.to_string();
                 if error != last_error {
-                    let hint = error.contains("invalid peer certificate").then_some(
+                    let hint = e.is_certificate_rejected().then_some(
                         "the RPC host's TLS certificate was rejected: if a private CA issued it, pass its certificate with --rpc-ca-file",
                     );
                     warn!(

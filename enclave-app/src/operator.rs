@@ -580,12 +580,7 @@ impl Operator {
         match decision {
             Decision::Wait(_) => {}
             Decision::Commit { round_id } => {
-                let bytes = self.entropy.bytes32().map_err(|e| {
-                    ChainError::Sign(format!(
-                        "no entropy for a seed: {}",
-                        runner::error_chain(&e)
-                    ))
-                })?;
+                let bytes = self.entropy.bytes32().map_err(ChainError::Entropy)?;
                 let seed = Seed::from_bytes(alloy::primitives::B256::from(*bytes));
                 let commitment =
                     draw::commitment(self.chain_id, self.contract, U256::from(round_id), &seed);

@@ -186,6 +186,28 @@ where
     }
 }
 
+/// Whether `err`, or any error under it, is rustls rejecting the server's
+/// certificate. hyper wraps the TLS error in `io::Error`s, whose `source()` skips the
+/// wrapped error itself, so each `io::Error` is also looked into.
+pub fn is_certificate_rejection(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let tls = e.downcast_ref::<rustls::Error>().or_else(|| {
+            e.downcast_ref::<io::Error>()
+                .and_then(io::Error::get_ref)
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if matches!(
+            tls,
+            Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+        ) {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
 /// The process-wide rustls crypto provider (`ring`). Installed once; later calls
 /// return the same provider.
 pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -397,4 +419,31 @@ pub fn egress_connector(
         .https_or_http()
         .enable_http1()
         .wrap_connector(EndpointConnector::new(endpoint)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error with a cause, as hyper's client errors are.
+    #[derive(Debug, thiserror::Error)]
+    #[error("client error (Connect)")]
+    struct Wrapper(#[source] Box<dyn std::error::Error + Send + Sync>);
+
+    #[test]
+    fn certificate_rejections_are_found_under_io_errors() {
+        let rejected = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let nested = Wrapper(Box::new(io::Error::new(
+            io::ErrorKind::InvalidData,
+            rejected,
+        )));
+        assert!(is_certificate_rejection(&nested));
+        let refused = Wrapper(Box::new(io::Error::from(io::ErrorKind::ConnectionRefused)));
+        assert!(!is_certificate_rejection(&refused));
+        let other_tls = Wrapper(Box::new(io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::DecryptError,
+        )));
+        assert!(!is_certificate_rejection(&other_tls));
+    }
 }

@@ -47,7 +47,7 @@ use zeroize::Zeroizing;
 
 use super::{AttestationProvider, AttestationRequest, ProviderError, ProviderKind};
 use crate::{
-    AttestationDoc, RootError, TrustAnchor, UnixTime, verify::CertPosition, x509::ChainCert,
+    AttestationDoc, RootError, TrustAnchor, UnixTime, error::CertPosition, x509::ChainCert,
 };
 
 /// Common name of the simulated root: it can never be mistaken for AWS's
