@@ -283,10 +283,16 @@ pub enum FrameError {
     Truncated,
     /// The payload is not a CBOR message of the expected kind.
     #[error("malformed message: {0}")]
-    Malformed(String),
+    Malformed(#[source] ciborium::de::Error<std::io::Error>),
     /// A message could not be encoded (a bug, not bad input).
     #[error("cannot encode a message: {0}")]
-    Encode(String),
+    Encode(#[source] ciborium::ser::Error<std::io::Error>),
+    /// An encoded message is larger than a frame may be (a bug, not bad input).
+    #[error("a {len}-byte message exceeds the {MAX_FRAME_BYTES}-byte frame limit")]
+    MessageTooLarge {
+        /// The encoded message's length.
+        len: usize,
+    },
 }
 
 impl From<std::io::Error> for FrameError {
@@ -415,13 +421,9 @@ impl<In, Out: Serialize> Encoder<Out> for FrameCodec<In, Out> {
 
     fn encode(&mut self, message: Out, dst: &mut BytesMut) -> Result<(), FrameError> {
         let mut payload = Vec::new();
-        ciborium::into_writer(&message, &mut payload)
-            .map_err(|e| FrameError::Encode(e.to_string()))?;
+        ciborium::into_writer(&message, &mut payload).map_err(FrameError::Encode)?;
         if payload.len() > MAX_FRAME_BYTES {
-            return Err(FrameError::Encode(format!(
-                "a {}-byte message exceeds the {MAX_FRAME_BYTES}-byte frame limit",
-                payload.len()
-            )));
+            return Err(FrameError::MessageTooLarge { len: payload.len() });
         }
         self.frames.encode(Bytes::from(payload), dst)?;
         Ok(())
@@ -430,7 +432,7 @@ impl<In, Out: Serialize> Encoder<Out> for FrameCodec<In, Out> {
 
 /// Decodes one frame's payload.
 fn decode_message<T: DeserializeOwned>(payload: &[u8]) -> Result<T, FrameError> {
-    ciborium::from_reader(payload).map_err(|e| FrameError::Malformed(e.to_string()))
+    ciborium::from_reader(payload).map_err(FrameError::Malformed)
 }
 
 /// Decodes every whole frame in `bytes` as messages of type `T`, as a receiver would:
@@ -453,7 +455,7 @@ pub fn decode_stream<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, FrameE
 /// Encodes `message` as one frame (length prefix included).
 ///
 /// # Errors
-/// [`FrameError::Encode`] when the message is too large.
+/// [`FrameError::MessageTooLarge`] when the message is too large.
 pub fn encode_frame<T: Serialize>(message: T) -> Result<Vec<u8>, FrameError> {
     let mut codec = FrameCodec::<(), T>::default();
     let mut buffer = BytesMut::new();
