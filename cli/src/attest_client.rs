@@ -74,7 +74,7 @@ pub enum AttestClientError {
     Setup(#[from] TransportSetupError),
     /// The operating system's random source failed (no nonce can be made).
     #[error("the OS random source failed: {0}")]
-    Entropy(String),
+    Entropy(#[source] rand::rand_core::OsError),
     /// The system clock reads before 1970.
     #[error("the system clock is unusable (before the Unix epoch)")]
     Clock,
@@ -520,7 +520,7 @@ impl EnclaveApi {
     ) -> Result<Attested, AttestClientError> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::TryRngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut nonce)
-            .map_err(|e| AttestClientError::Entropy(e.to_string()))?;
+            .map_err(AttestClientError::Entropy)?;
         let document = self.attestation(&nonce).await?;
         let freshness = Freshness::live(now()?, nonce, max_age);
         let verified = verify_document(&document, root, expectations, freshness)?;
