@@ -58,7 +58,7 @@ pub enum VerifyError {
     },
     /// Not a COSE_Sign1 structure (tagged or untagged).
     #[error("not a COSE_Sign1 document: {0}")]
-    MalformedCose(String),
+    MalformedCose(#[source] coset::CoseError),
     /// The protected header does not say ES384.
     #[error("COSE algorithm is {0}; only ES384 is accepted")]
     UnsupportedAlgorithm(String),

@@ -22,7 +22,7 @@ pub enum RootError {
     Pem(String),
     /// The DER is not an X.509 certificate.
     #[error("root certificate DER is malformed: {0}")]
-    Der(String),
+    Der(#[source] x509_cert::der::Error),
     /// The embedded AWS root does not have AWS's published fingerprint (a build
     /// that ships a tampered root must not verify anything).
     #[error("embedded AWS Nitro root has SHA-256 {actual}, expected {expected}")]
@@ -62,7 +62,7 @@ impl TrustAnchor {
     /// A root given as DER. Unless it is AWS's own root, documents chaining to it
     /// are reported as simulated.
     pub fn from_der(der: &[u8]) -> Result<Self, RootError> {
-        let cert = Certificate::from_der(der).map_err(|e| RootError::Der(e.to_string()))?;
+        let cert = Certificate::from_der(der).map_err(RootError::Der)?;
         Ok(Self {
             der: der.to_vec(),
             fingerprint: Sha256::digest(der).into(),

@@ -247,7 +247,7 @@ fn decode_cose(document: &[u8]) -> Result<CoseSign1, VerifyError> {
     // Tagged (CBOR tag 18) or untagged; the NSM emits untagged.
     CoseSign1::from_tagged_slice(document)
         .or_else(|_| CoseSign1::from_slice(document))
-        .map_err(|e| VerifyError::MalformedCose(e.to_string()))
+        .map_err(VerifyError::MalformedCose)
 }
 
 /// Verifies a COSE_Sign1 Nitro attestation document against `policy`.

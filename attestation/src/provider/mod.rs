@@ -135,7 +135,7 @@ pub enum ProviderError {
     UnexpectedNsmResponse(String, &'static str),
     /// The operating system's entropy source failed.
     #[error("OS entropy unavailable: {0}")]
-    Entropy(String),
+    Entropy(#[source] getrandom::Error),
     /// The file whose hash is the simulated PCR0 could not be read.
     #[error("reading {path} for PCR0: {source}")]
     Pcr0 {

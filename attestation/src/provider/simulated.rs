@@ -657,7 +657,7 @@ impl AttestationProvider for SimulatedProvider {
     }
 
     fn fill_random(&self, buf: &mut [u8]) -> Result<(), ProviderError> {
-        getrandom::fill(buf).map_err(|e| ProviderError::Entropy(e.to_string()))
+        getrandom::fill(buf).map_err(ProviderError::Entropy)
     }
 }
 
