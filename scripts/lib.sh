@@ -124,7 +124,7 @@ ensure_packaging_tools() {
 }
 
 # schemathesis (the web API's conformance test against its OpenAPI document, in
-# tests/tests/it/openapi_conformance.rs), pinned with its dependencies in
+# tests/tests/it/processes/openapi_conformance.rs), pinned with its dependencies in
 # scripts/tools/schemathesis-requirements.txt. Needs Python 3.11+. Prints the
 # schemathesis executable.
 ensure_schemathesis() {

@@ -1,6 +1,6 @@
 // The page end to end, in Debian's headless Chromium driven by playwright-core,
 // against the full local stack (anvil, enclave-app in sim mode, host-proxy serving
-// frontend/dist). Started by the Rust test tests/tests/it/page.rs, which owns the
+// frontend/dist). Started by the Rust test tests/tests/it/processes/page.rs, which owns the
 // processes and checks the outcome on chain; run alone it needs the same variables.
 //
 // The wallet is an EIP-1193 provider injected into the page and announced by
@@ -34,7 +34,7 @@ import { chromium } from 'playwright-core';
 
 const env = (name) => {
   const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set (the Rust test tests/tests/it/page.rs sets it)`);
+  if (!value) throw new Error(`${name} is not set (the Rust test tests/tests/it/processes/page.rs sets it)`);
   return value;
 };
 

@@ -1,5 +1,5 @@
 //! The enclave core (chain client, store, mirror, operator) run in-process against a
-//! [`TestChain`], for tests and benchmarks that need to watch the store directly.
+//! [`Chain`], for tests and benchmarks that need to watch the store directly.
 
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use enclave_app::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::TestChain;
+use crate::Chain;
 
 /// A running core; stopped when dropped.
 pub struct Core {
@@ -47,7 +47,7 @@ pub fn settings(poll: Duration) -> MirrorSettings {
     }
 }
 
-fn client(chain: &TestChain, contract: Address) -> ChainClient {
+fn client(chain: &Chain, contract: Address) -> ChainClient {
     let url = net::RpcUrl::parse(&chain.endpoint()).expect("anvil URL");
     ChainClient::connect_tcp(url, contract).expect("chain client")
 }
@@ -70,7 +70,7 @@ pub struct CoreOptions {
 ///
 /// # Panics
 /// When the mirror cannot start.
-pub async fn start(chain: &TestChain, contract: Address, key: usize, poll: Duration) -> Core {
+pub async fn start(chain: &Chain, contract: Address, key: usize, poll: Duration) -> Core {
     start_with(chain, contract, key, poll, CoreOptions::default()).await
 }
 
@@ -79,7 +79,7 @@ pub async fn start(chain: &TestChain, contract: Address, key: usize, poll: Durat
 /// # Panics
 /// When the mirror cannot start or an upstream URL is invalid.
 pub async fn start_with(
-    chain: &TestChain,
+    chain: &Chain,
     contract: Address,
     key: usize,
     poll: Duration,
@@ -133,7 +133,7 @@ pub async fn start_with(
 ///
 /// # Panics
 /// When the mirror cannot start.
-pub async fn rebuilt(chain: &TestChain, contract: Address) -> Snapshot {
+pub async fn rebuilt(chain: &Chain, contract: Address) -> Snapshot {
     let store = Store::new(contract, chain.chain_id().await, StateLimits::default());
     let mut mirror = Mirror::new(
         client(chain, contract),

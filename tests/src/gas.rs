@@ -12,7 +12,7 @@ use alloy::{
 };
 use futures_util::StreamExt;
 
-use crate::{TestChain, milli, ok};
+use crate::{Chain, milli, ok};
 
 /// Gas used by each settlement of one round with `participants` players.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -50,7 +50,7 @@ fn player_address(lottery: Address, i: usize) -> Address {
 ///
 /// # Panics
 /// When any step fails: the measurement is meaningless then.
-pub async fn measure(chain: &TestChain, participants: usize) -> SettlementGas {
+pub async fn measure(chain: &Chain, participants: usize) -> SettlementGas {
     assert!(participants >= 2, "a draw needs at least two players");
     let seed = Seed::from_bytes(B256::repeat_byte(0x5e));
     let mut lotteries = Vec::with_capacity(3);
@@ -148,7 +148,7 @@ pub async fn measure(chain: &TestChain, participants: usize) -> SettlementGas {
 
 /// Player `i`'s bet in `lottery`, sent and left to the miner.
 async fn send_bet(
-    chain: &TestChain,
+    chain: &Chain,
     lottery: &abi::contract::Lottery::LotteryInstance<alloy::providers::DynProvider>,
     i: usize,
 ) -> alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum> {
@@ -176,7 +176,7 @@ async fn send_bet(
 
 /// Player `i`'s bet in `lottery`, mined; its gas.
 async fn bet(
-    chain: &TestChain,
+    chain: &Chain,
     lottery: &abi::contract::Lottery::LotteryInstance<alloy::providers::DynProvider>,
     i: usize,
 ) -> u64 {

@@ -8,7 +8,7 @@ use alloy::{
     providers::DynProvider,
 };
 
-use crate::{TestChain, ok};
+use crate::{Chain, ok};
 
 /// How a round played by [`play_round`] ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +28,7 @@ pub enum Ending {
 /// # Panics
 /// When a step fails.
 pub async fn play_round(
-    chain: &TestChain,
+    chain: &Chain,
     lottery: &Lottery::LotteryInstance<DynProvider>,
     seed: &Seed,
     bets: &[(usize, U256)],

@@ -5,7 +5,6 @@
 use std::{
     io::{BufRead, BufReader, Write},
     os::unix::fs::PermissionsExt,
-    path::PathBuf,
     process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -18,40 +17,9 @@ use host_proxy::{control, state::HostState};
 use net::Endpoint;
 use tokio_util::sync::CancellationToken;
 
-use crate::TestChain;
+use testkit::process::{workspace_binary, workspace_command};
 
-/// A free loopback TCP port: bound, read, released. Another process could take it in
-/// between; on a test machine that is rare enough, and the ephemeral range is
-/// allocated round-robin, so a port just released is the last one handed out again.
-///
-/// # Panics
-/// When no port can be bound.
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
-}
-
-/// A built binary of this workspace (`enclave-app`, `host-proxy`), found beside the
-/// running test or harness executable.
-///
-/// # Panics
-/// When it has not been built, with the command that builds it.
-pub fn workspace_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // A harness binary sits in target/<profile>/, a test binary in target/<profile>/deps/.
-    let beside = exe.parent().expect("target/<profile>");
-    [Some(beside), beside.parent()]
-        .iter()
-        .flatten()
-        .map(|dir| dir.join(name))
-        .find(|p| p.exists())
-        .unwrap_or_else(|| {
-            panic!(
-                "{name} is not built beside {}: run `cargo build -p {name}` (scripts/test does)",
-                exe.display()
-            )
-        })
-}
+use crate::Chain;
 
 /// A spawned service with its stderr captured line by line (and echoed to the test's
 /// stderr, which the runner shows for failing tests). Killed with SIGKILL on drop.
@@ -64,7 +32,9 @@ pub struct Service {
 
 impl Service {
     /// Spawns `command` as the service `name`, keeping `files` (a key file, an
-    /// allowlist) as long as it runs.
+    /// allowlist) as long as it runs. Build `command` with
+    /// [`testkit::process::workspace_command`], so none of the test's environment
+    /// (`ENCLAVE_*`, `HOST_PROXY_*`, `RUST_LOG`) reaches the service.
     ///
     /// # Panics
     /// When it cannot be spawned.
@@ -73,12 +43,6 @@ impl Service {
         command: &mut Command,
         files: Vec<tempfile::TempPath>,
     ) -> Self {
-        for (var, _) in std::env::vars_os() {
-            let var = var.to_string_lossy();
-            if var.starts_with("ENCLAVE_") || var.starts_with("HOST_PROXY_") || var == "RUST_LOG" {
-                command.env_remove(var.as_ref());
-            }
-        }
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -166,11 +130,7 @@ impl Service {
     /// # Panics
     /// When the signal cannot be sent.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill -TERM");
-        assert!(status.success());
+        testkit::process::terminate(self.child.id()).expect("kill -TERM");
         self.child.wait().expect("wait")
     }
 }
@@ -217,7 +177,7 @@ impl Ports {
 
 /// Starts host-proxy in sim mode, forwarding its egress port to `upstream_url`.
 pub fn host_proxy(ports: Ports, upstream_url: &str, extra: &[&str]) -> Service {
-    let mut command = Command::new(workspace_binary("host-proxy"));
+    let mut command = workspace_command("host-proxy", &[]);
     command
         .args(["--mode", "sim", "--rpc-url", upstream_url])
         .arg(format!("--egress-listen=tcp://127.0.0.1:{}", ports.egress))
@@ -233,14 +193,14 @@ pub fn host_proxy(ports: Ports, upstream_url: &str, extra: &[&str]) -> Service {
 /// egress port (its only route: give an `rpc_url` whose host does not resolve to
 /// prove it).
 pub fn enclave_app(
-    chain: &TestChain,
+    chain: &Chain,
     ports: Ports,
     rpc_url: &str,
     contract: Address,
     key: Option<usize>,
     extra: &[&str],
 ) -> Service {
-    let mut command = Command::new(workspace_binary("enclave-app"));
+    let mut command = workspace_command("enclave-app", &[]);
     command
         .args(["--mode", "sim", "--rpc-url", rpc_url])
         .arg(format!("--contract={contract}"))
@@ -278,7 +238,7 @@ pub fn sim_pcr0() -> Vec<u8> {
 ///
 /// # Panics
 /// When the file cannot be written.
-pub fn write_key_file(path: &std::path::Path, chain: &TestChain, i: usize) {
+pub fn write_key_file(path: &std::path::Path, chain: &Chain, i: usize) {
     let mut file = std::fs::File::create(path).expect("create key file");
     writeln!(file, "{}", alloy::hex::encode(chain.keys[i].to_bytes())).expect("write key");
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod key file");
@@ -299,7 +259,7 @@ pub fn sim_root_pem(ca_file: &std::path::Path) -> String {
 
 /// host-proxy flags for tests of attestation itself, which fetch dozens of documents
 /// a minute from 127.0.0.1 (more than a person would: the defaults would refuse
-/// them). The limits' own tests (`it/limits.rs`) run with the defaults.
+/// them). The limits' own tests (`it/processes/limits.rs`) run with the defaults.
 pub const ATTESTATION_TEST_LIMITS: [&str; 4] = [
     "--enclave-requests-per-minute",
     "6000",
@@ -329,7 +289,7 @@ impl AttestingStack {
     ///
     /// # Panics
     /// When either does not come up within 30 s.
-    pub async fn start(chain: &TestChain, contract: Address, operator_address: Address) -> Self {
+    pub async fn start(chain: &Chain, contract: Address, operator_address: Address) -> Self {
         Self::start_with(
             chain,
             contract,
@@ -345,7 +305,7 @@ impl AttestingStack {
     /// # Panics
     /// When either does not come up within 30 s.
     pub async fn start_with(
-        chain: &TestChain,
+        chain: &Chain,
         contract: Address,
         operator_address: Option<Address>,
         host_flags: &[&str],

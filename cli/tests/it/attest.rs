@@ -25,9 +25,7 @@ fn vector(name: &str) -> PathBuf {
 
 /// The attest CLI with a clean environment.
 fn attest() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_attest"));
-    cmd.env_remove("RUST_LOG").env("NO_COLOR", "1");
-    cmd
+    testkit::process::command(env!("CARGO_BIN_EXE_attest"), &[("NO_COLOR", "1")])
 }
 
 fn run_attest(args: &[&str]) -> Out {

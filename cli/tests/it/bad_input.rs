@@ -1,12 +1,12 @@
 //! Bad input: a clear error, a non-zero exit, and nothing sent to the chain.
 
-use crate::{Chain, PUBLISHER, run, run_args};
+use crate::{CliChain, PUBLISHER, run, run_args};
 
 /// Anvil's first default key, for commands that never reach a chain.
 const KEY: &str = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
 /// A deployed, committed contract a valid bet would start; returns it checksummed.
-fn ready(chain: &Chain) -> String {
+fn ready(chain: &CliChain) -> String {
     let contract = chain.deploy_with_operator();
     chain.commit(contract);
     contract.to_checksum(None)
@@ -14,7 +14,7 @@ fn ready(chain: &Chain) -> String {
 
 #[test]
 fn bad_contract_addresses() {
-    let chain = Chain::start();
+    let chain = CliChain::start();
     let a = ready(&chain);
     let block = chain.block_number();
 
@@ -74,7 +74,7 @@ fn bad_contract_addresses() {
 
 #[test]
 fn bad_amounts() {
-    let chain = Chain::start();
+    let chain = CliChain::start();
     let a = ready(&chain);
     let block = chain.block_number();
     let bet = |amount: &str| {
@@ -112,7 +112,7 @@ fn bad_amounts() {
 /// around to 2^256 - 10^18 wei and send that.
 #[test]
 fn negative_amount_is_rejected_before_sending() {
-    let chain = Chain::start();
+    let chain = CliChain::start();
     let a = ready(&chain);
     let block = chain.block_number();
     for amount in ["-1", "-0.01"] {
@@ -131,7 +131,7 @@ fn negative_amount_is_rejected_before_sending() {
 
 #[test]
 fn commission_above_the_maximum() {
-    let chain = Chain::start();
+    let chain = CliChain::start();
     let err = chain
         .cli_as(PUBLISHER, &["deploy", "--commission-bps", "1001"])
         .failure(2);

@@ -2,11 +2,11 @@
 
 use serde_json::json;
 
-use crate::{Chain, OPERATOR, PUBLISHER, default_config};
+use crate::{CliChain, OPERATOR, PUBLISHER, default_config};
 
 #[test]
 fn config_shows_and_updates() {
-    let chain = Chain::start();
+    let chain = CliChain::start();
     let contract = chain.deploy_with_operator();
     let a = contract.to_checksum(None);
     let publisher = chain.account(PUBLISHER);
@@ -126,7 +126,7 @@ fn config_shows_and_updates() {
 /// valid one: the user sees an error and must be able to trust nothing changed.
 #[test]
 fn config_with_an_invalid_change_changes_nothing() {
-    let chain = Chain::start();
+    let chain = CliChain::start();
     let contract = chain.deploy_with_operator();
     let a = contract.to_checksum(None);
     let before = chain.cli(&["--json", "config", "--contract", &a]).json();

@@ -4,7 +4,7 @@ use abi::draw;
 use alloy::primitives::U256;
 use serde_json::json;
 
-use crate::{CHAIN_ID, Chain, OPERATOR, PUBLISHER, address, b256, default_config, tx_hash};
+use crate::{CHAIN_ID, CliChain, OPERATOR, PUBLISHER, address, b256, default_config, tx_hash};
 
 const POT: &str = "40000000000000000";
 const COMMISSION: &str = "2000000000000000";
@@ -12,7 +12,7 @@ const PRIZE: &str = "38000000000000000";
 
 #[test]
 fn happy_path_with_json() {
-    let chain = Chain::start();
+    let chain = CliChain::start();
     let (p2, p3) = (2, 3);
 
     // deploy
@@ -220,7 +220,7 @@ fn happy_path_with_json() {
 /// Plain-text deploy prints the checksummed address and nothing else.
 #[test]
 fn deploy_prints_just_the_address() {
-    let chain = Chain::start();
+    let chain = CliChain::start();
     let out = chain.cli_as(PUBLISHER, &["deploy"]).success();
     let expected = chain.account(PUBLISHER).create(0).to_checksum(None);
     assert_eq!(out, format!("{expected}\n"));
@@ -234,7 +234,7 @@ fn deploy_prints_just_the_address() {
 /// `bet`, `draw` and `withdraw` print them.
 #[test]
 fn json_addresses_are_checksummed() {
-    let chain = Chain::start();
+    let chain = CliChain::start();
     let deployed = chain.cli_as(PUBLISHER, &["--json", "deploy"]).json();
     let contract = chain.account(PUBLISHER).create(0);
     assert_eq!(

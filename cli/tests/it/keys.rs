@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use crate::{BAD_KEY, Chain, PUBLISHER, run};
+use crate::{BAD_KEY, CliChain, PUBLISHER, run};
 
 /// A temporary key file holding `text`.
 fn key_file(text: &str) -> tempfile::NamedTempFile {
@@ -13,13 +13,13 @@ fn key_file(text: &str) -> tempfile::NamedTempFile {
 }
 
 /// What `deploy` prints when account `i` deploys its first contract.
-fn first_deployment(chain: &Chain, i: usize) -> String {
+fn first_deployment(chain: &CliChain, i: usize) -> String {
     format!("{}\n", chain.account(i).create(0).to_checksum(None))
 }
 
 #[test]
 fn key_file_and_environment_sign() {
-    let chain = Chain::start();
+    let chain = CliChain::start();
 
     // --key-file: hex plus a trailing newline.
     let file = key_file(&format!("{}\n", chain.key(4)));
@@ -54,7 +54,7 @@ fn key_file_and_environment_sign() {
 
 #[test]
 fn malformed_keys_are_rejected_without_echoing_them() {
-    let chain = Chain::start();
+    let chain = CliChain::start();
     let good = chain.key(PUBLISHER).to_owned();
     let bad_keys = [
         "1234abcd".to_owned(),                      // too short
@@ -109,7 +109,7 @@ fn malformed_keys_are_rejected_without_echoing_them() {
 
 #[test]
 fn missing_key_file_is_named() {
-    let chain = Chain::start();
+    let chain = CliChain::start();
     let dir = tempfile::tempdir().expect("temp dir");
     let missing = dir.path().join("missing.key");
     let err = run(chain.cmd(&["deploy", "--key-file"]).arg(&missing)).failure(1);
@@ -133,7 +133,7 @@ fn missing_key_file_is_named() {
 
 #[test]
 fn signing_without_a_key_says_how_to_provide_one() {
-    let chain = Chain::start();
+    let chain = CliChain::start();
     let contract = chain.deploy().to_checksum(None);
     let block = chain.block_number();
     let expected = "error: this command signs a transaction: pass --key-file PATH, --private-key HEX, or set LOTTERY_KEY_FILE / LOTTERY_PRIVATE_KEY\n";
@@ -150,7 +150,7 @@ fn signing_without_a_key_says_how_to_provide_one() {
 
 #[test]
 fn private_key_and_key_file_conflict() {
-    let chain = Chain::start();
+    let chain = CliChain::start();
     let file = key_file(&format!("{}\n", chain.key(PUBLISHER)));
     let err = run(chain
         .cmd(&[

@@ -1,5 +1,6 @@
 //! CLI tests: the `lottery` binary against a real anvil (one per test, on a free
-//! port). Chain time moves with `evm_increaseTime`; nothing sleeps through a round.
+//! port: `testkit`'s [`Chain`], driven through [`CliChain`]). Chain time moves with
+//! `evm_increaseTime`; nothing sleeps through a round.
 
 mod attest;
 mod bad_input;
@@ -8,41 +9,26 @@ mod happy_path;
 mod help;
 mod keys;
 mod refund;
-mod reverts;
+mod revert_messages;
 mod verify_round;
 
-use std::{path::PathBuf, process::Command};
+use std::process::Command;
 
-use alloy::{
-    node_bindings::{Anvil, AnvilInstance},
-    primitives::{Address, B256},
-    providers::{DynProvider, Provider, ProviderBuilder},
-    signers::local::PrivateKeySigner,
-};
+use alloy::primitives::{Address, B256};
 use serde_json::Value;
-
-/// Anvil's chain id.
-pub(crate) const CHAIN_ID: u64 = 31337;
+use testkit::chain::Chain;
+pub(crate) use testkit::chain::{CHAIN_ID, OPERATOR_DELAY};
 
 /// Accounts, by index into anvil's funded accounts.
 pub(crate) const PUBLISHER: usize = 0;
-/// The operator delay the tests deploy with: short, and passed with anvil's clock.
-pub(crate) const OPERATOR_DELAY: u64 = 5;
-/// The enclave measurement recorded for hand-set operators (any non-zero PCR0).
+/// The enclave measurement recorded for hand-set operators
+/// ([`testkit::chain::TEST_PCR0`] as `--pcr0` takes it: 96 hex digits).
 pub(crate) const TEST_PCR0: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
 pub(crate) const OPERATOR: usize = 1;
 
 /// The error for every malformed (not 64 hex digits) private key.
 pub(crate) const BAD_KEY: &str =
     "expected a private key of 64 hex digits (32 bytes), optionally 0x-prefixed";
-
-/// The pinned anvil: `$ANVIL_BIN`, else the workspace's `.tools/bin/anvil`.
-fn anvil_binary() -> PathBuf {
-    std::env::var_os("ANVIL_BIN").map_or_else(
-        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.tools/bin/anvil")),
-        PathBuf::from,
-    )
-}
 
 /// What one run of the CLI did.
 #[derive(Debug)]
@@ -84,20 +70,10 @@ impl Out {
     }
 }
 
-/// The CLI with a clean environment: no `LOTTERY_*` variables, no log filter.
+/// The CLI with a clean environment (no `LOTTERY_*` variables, no log filter) but
+/// `NO_COLOR`.
 pub(crate) fn lottery() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lottery"));
-    for var in [
-        "LOTTERY_RPC_URL",
-        "LOTTERY_PRIVATE_KEY",
-        "LOTTERY_KEY_FILE",
-        "LOTTERY_CONTRACT",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("NO_COLOR", "1");
-    cmd
+    testkit::process::command(env!("CARGO_BIN_EXE_lottery"), &[("NO_COLOR", "1")])
 }
 
 /// Runs a prepared command.
@@ -169,52 +145,29 @@ pub(crate) fn default_config(publisher: Address, operator: Option<Address>) -> V
     })
 }
 
-/// A running anvil plus a provider for reading state and moving time.
-pub(crate) struct Chain {
-    provider: DynProvider,
+/// `testkit`'s anvil [`Chain`] driven from synchronous tests: the `lottery` CLI
+/// pointed at it, and the chain's own calls run on a runtime of its own.
+pub(crate) struct CliChain {
+    chain: Chain,
     keys: Vec<String>,
-    accounts: Vec<Address>,
-    anvil: AnvilInstance,
     rt: tokio::runtime::Runtime,
 }
 
-impl Chain {
+impl CliChain {
     /// Starts anvil on a free loopback port.
     pub(crate) fn start() -> Self {
-        let anvil = Anvil::at(anvil_binary())
-            .arg("--host")
-            .arg("127.0.0.1")
-            .try_spawn()
-            .expect("spawn anvil (set ANVIL_BIN or run scripts/install-tools)");
-        assert_eq!(anvil.chain_id(), CHAIN_ID);
-        let keys = anvil
-            .keys()
-            .iter()
-            .map(|k| alloy::hex::encode(PrivateKeySigner::from_signing_key(k.into()).to_bytes()))
-            .collect();
-        let accounts = anvil.addresses().to_vec();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("tokio runtime");
-        let url = net::RpcUrl::parse(&anvil.endpoint()).expect("anvil URL");
-        let provider = rt.block_on(async {
-            ProviderBuilder::new()
-                .connect_client(rpc_transport::connect_tcp(url).expect("RPC client"))
-                .erased()
-        });
-        Self {
-            provider,
-            keys,
-            accounts,
-            anvil,
-            rt,
-        }
+        let chain = rt.block_on(Chain::start());
+        let keys = (0..chain.keys.len()).map(|i| chain.key_hex(i)).collect();
+        Self { chain, keys, rt }
     }
 
     /// The HTTP endpoint.
     pub(crate) fn url(&self) -> String {
-        self.anvil.endpoint()
+        self.chain.endpoint()
     }
 
     /// Account `i`'s private key as 64 hex digits (no `0x`).
@@ -224,12 +177,12 @@ impl Chain {
 
     /// Account `i`'s address.
     pub(crate) fn account(&self, i: usize) -> Address {
-        self.accounts[i]
+        self.chain.account(i)
     }
 
     /// Account `i`'s address, checksummed.
     pub(crate) fn cs(&self, i: usize) -> String {
-        self.accounts[i].to_checksum(None)
+        self.chain.checksummed(i)
     }
 
     /// The CLI pointed at this chain.
@@ -253,44 +206,22 @@ impl Chain {
 
     /// Moves chain time forward by `seconds` and mines a block there.
     pub(crate) fn increase_time(&self, seconds: u64) {
-        self.rt.block_on(async {
-            self.provider
-                .raw_request::<_, Value>("evm_increaseTime".into(), (seconds,))
-                .await
-                .expect("evm_increaseTime");
-            self.provider
-                .raw_request::<_, Value>("evm_mine".into(), ())
-                .await
-                .expect("evm_mine");
-        });
+        self.rt.block_on(self.chain.increase_time(seconds));
     }
 
     /// The ETH balance of `who`, in wei.
     pub(crate) fn balance(&self, who: Address) -> alloy::primitives::U256 {
-        self.rt
-            .block_on(async { self.provider.get_balance(who).await })
-            .expect("balance")
+        self.rt.block_on(self.chain.balance(who))
     }
 
     /// The latest block's number.
     pub(crate) fn block_number(&self) -> u64 {
-        self.rt
-            .block_on(self.provider.get_block_number())
-            .expect("block number")
+        self.rt.block_on(self.chain.block_number())
     }
 
     /// The latest block's timestamp.
     pub(crate) fn timestamp(&self) -> u64 {
-        self.rt
-            .block_on(async {
-                self.provider
-                    .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-                    .await
-            })
-            .expect("latest block")
-            .expect("a latest block")
-            .header
-            .timestamp
+        self.rt.block_on(self.chain.now())
     }
 
     /// Deploys with the publisher key (plain text), with an operator delay of

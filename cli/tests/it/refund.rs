@@ -3,11 +3,11 @@
 
 use serde_json::json;
 
-use crate::{Chain, OPERATOR, tx_hash};
+use crate::{CliChain, OPERATOR, tx_hash};
 
 #[test]
 fn operator_refund_and_expired_refund() {
-    let chain = Chain::start();
+    let chain = CliChain::start();
     let contract = chain.deploy_with_operator();
     let a = contract.to_checksum(None);
 
@@ -111,7 +111,7 @@ fn operator_refund_and_expired_refund() {
 
 #[test]
 fn draw_with_too_few_players_refunds() {
-    let chain = Chain::start();
+    let chain = CliChain::start();
     let contract = chain.deploy_with_operator();
     let a = contract.to_checksum(None);
     let (seed, _) = chain.commit(contract);

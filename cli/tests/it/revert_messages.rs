@@ -1,12 +1,13 @@
-//! Contract reverts come back as sentences, and nothing is mined.
+//! How the `lottery` CLI reports contract reverts: they come back as sentences, and
+//! nothing is mined.
 
 use alloy::primitives::B256;
 
-use crate::{Chain, OPERATOR, OPERATOR_DELAY, PUBLISHER, TEST_PCR0};
+use crate::{CliChain, OPERATOR, OPERATOR_DELAY, PUBLISHER, TEST_PCR0};
 
 #[test]
 fn reverts_are_decoded() {
-    let chain = Chain::start();
+    let chain = CliChain::start();
     let contract = chain.deploy_with_operator();
     let a = contract.to_checksum(None);
     let block = chain.block_number();
@@ -179,7 +180,7 @@ fn reverts_are_decoded() {
 
 #[test]
 fn malformed_seed_is_a_usage_error() {
-    let chain = Chain::start();
+    let chain = CliChain::start();
     let a = chain.deploy_with_operator().to_checksum(None);
     let err = chain
         .cli_as(OPERATOR, &["draw", "--contract", &a, "--seed", "0x1234"])
@@ -192,7 +193,7 @@ fn malformed_seed_is_a_usage_error() {
 
 #[test]
 fn set_operator_funds_the_new_operator_only_when_the_hand_over_would_succeed() {
-    let chain = Chain::start();
+    let chain = CliChain::start();
     let contract = chain.deploy();
     let a = contract.to_checksum(None);
     let fresh = alloy::primitives::Address::repeat_byte(0x42);
@@ -274,7 +275,7 @@ fn set_operator_funds_the_new_operator_only_when_the_hand_over_would_succeed() {
 
 #[test]
 fn set_operator_by_hand_needs_a_valid_pcr0() {
-    let chain = Chain::start();
+    let chain = CliChain::start();
     let a = chain.deploy().to_checksum(None);
     let f = alloy::primitives::Address::repeat_byte(0x42).to_checksum(None);
     let block = chain.block_number();
@@ -307,7 +308,7 @@ fn set_operator_by_hand_needs_a_valid_pcr0() {
 
 #[test]
 fn an_announced_operator_is_told_when_it_may_act() {
-    let chain = Chain::start();
+    let chain = CliChain::start();
     let a = chain.deploy().to_checksum(None);
     let set = chain
         .cli_as(
@@ -367,7 +368,7 @@ fn an_announced_operator_is_told_when_it_may_act() {
 }
 
 /// What set-operator says when account `i` is not the publisher.
-fn not_the_publisher(chain: &Chain, i: usize) -> String {
+fn not_the_publisher(chain: &CliChain, i: usize) -> String {
     format!(
         "error: set-operator failed: {} is not the publisher (deployer) of this contract\n",
         chain.cs(i)

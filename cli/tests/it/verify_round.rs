@@ -1,10 +1,10 @@
 //! `verify-round` on rounds an operator ran by hand with `lottery commit` / `draw`.
 
-use crate::{Chain, OPERATOR};
+use crate::{CliChain, OPERATOR};
 
 #[test]
 fn rounds_run_by_hand_pass_verify_round() {
-    let chain = Chain::start();
+    let chain = CliChain::start();
     let contract = chain.deploy_with_operator();
     let a = contract.to_string();
     // Round 1: committed, three bets from two players, drawn in the window.

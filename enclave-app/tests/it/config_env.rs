@@ -19,12 +19,8 @@ use super::{CONTRACT, KEY, SECRET_URL, config_error, output};
 
 /// `enclave-app --check-config ARGS` with exactly the variables `vars`.
 fn check(args: &[&str], vars: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_enclave-app"));
-    cmd.env_clear()
-        .envs(vars.iter().copied())
-        .arg("--check-config")
-        .args(args)
-        .stdin(Stdio::null());
+    let mut cmd = testkit::process::command(env!("CARGO_BIN_EXE_enclave-app"), vars);
+    cmd.arg("--check-config").args(args).stdin(Stdio::null());
     cmd
 }
 

@@ -6,12 +6,12 @@
 mod config_env;
 
 use std::{
-    io::{BufRead, BufReader},
     process::{Child, Command, Output, Stdio},
-    sync::mpsc,
     thread,
     time::{Duration, Instant},
 };
+
+use testkit::process::Lines;
 
 /// Anvil's first account: a well-known development key and its address.
 const KEY: &str = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
@@ -23,15 +23,10 @@ const SECRET_URL: &str = "https://eth.example.org/v2/SECRETAPIKEY";
 /// How long the binary gets to start (log its operator) or to stop after SIGTERM.
 const PATIENCE: Duration = Duration::from_secs(10);
 
-/// The binary with none of this process's `ENCLAVE_*` or `RUST_LOG` variables.
+/// The binary with a clean environment (none of this process's `ENCLAVE_*` or
+/// `RUST_LOG` variables).
 fn enclave_app(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_enclave-app"));
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        if name.starts_with("ENCLAVE_") || name == "RUST_LOG" {
-            cmd.env_remove(name.as_ref());
-        }
-    }
+    let mut cmd = testkit::process::command(env!("CARGO_BIN_EXE_enclave-app"), &[]);
     cmd.args(args).stdin(Stdio::null());
     cmd
 }
@@ -74,11 +69,10 @@ fn config_error(cmd: &mut Command) -> String {
     stderr
 }
 
-/// A running enclave-app whose stderr lines arrive on a channel.
+/// A running enclave-app whose stderr lines are read as they come.
 struct Running {
     child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
+    lines: Lines,
 }
 
 impl Running {
@@ -88,53 +82,28 @@ impl Running {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn enclave-app");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
+        let lines = Lines::read(child.stderr.take().expect("piped stderr"));
+        Self { child, lines }
     }
 
     /// Waits for a stderr line containing `needle`.
     #[track_caller]
     fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        panic!(
-            "no line with {needle:?} within {PATIENCE:?}: {:#?}",
-            self.seen
-        );
+        self.lines
+            .wait_for(PATIENCE, |line| line.contains(needle))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no line with {needle:?} within {PATIENCE:?}: {:#?}",
+                    self.lines.seen()
+                )
+            })
     }
 
     /// Sends SIGTERM and waits for the exit; returns the exit code and all of stderr.
     #[track_caller]
     fn terminate(mut self) -> (Option<i32>, Vec<String>) {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM {pid} failed");
+        let pid = self.child.id();
+        testkit::process::terminate(pid).unwrap_or_else(|e| panic!("kill -TERM {pid} failed: {e}"));
         let deadline = Instant::now() + PATIENCE;
         let code = loop {
             if let Some(status) = self.child.try_wait().expect("wait for enclave-app") {
@@ -143,15 +112,13 @@ impl Running {
             assert!(
                 Instant::now() < deadline,
                 "still running {PATIENCE:?} after SIGTERM: {:#?}",
-                self.seen
+                self.lines.seen()
             );
             thread::sleep(Duration::from_millis(20));
         };
         // The reader thread ends at EOF, which the exit has caused.
-        while let Ok(line) = self.lines.recv_timeout(PATIENCE) {
-            self.seen.push(line);
-        }
-        (code, std::mem::take(&mut self.seen))
+        self.lines.drain(PATIENCE);
+        (code, self.lines.take_seen())
     }
 }
 

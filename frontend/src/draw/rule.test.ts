@@ -40,7 +40,7 @@ describe('the draw rule', () => {
     expect(winningTicket(`0x${'00'.repeat(32)}`, 0n)).toBeNull();
   });
 
-  // The property test's cases (tests/tests/it/verify_round.rs writes them after
+  // The property test's cases (tests/tests/it/processes/verify_round.rs writes them after
   // playing each round on anvil and asking the Rust rule): every winner must agree.
   const cases = process.env.DRAW_CASES_FILE;
   it.runIf(!!cases)('picks the winner the Rust rule and the contract picked', () => {

@@ -1,6 +1,6 @@
 // The fair-draw rule of Lottery.sol, in TypeScript: the one implementation the page
 // uses to check a draw (tested against the Rust rule, abi::draw, and the contract on
-// the same rounds: tests/tests/it/verify_round.rs).
+// the same rounds: tests/tests/it/processes/verify_round.rs).
 //
 // - The operator commits to keccak256(abi.encode(chainId, contract, roundId, seed))
 //   before the round takes bets.

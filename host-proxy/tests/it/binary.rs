@@ -2,19 +2,16 @@
 //! message, never the RPC URL's secret path), and a clean stop on SIGTERM.
 
 use std::{
-    io::{BufRead, BufReader},
     process::{Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
+use testkit::process::Lines;
+
+/// The binary with a clean environment (none of this process's `HOST_PROXY_*` or
+/// `RUST_LOG`).
 fn host_proxy(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_host-proxy"));
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        if name.starts_with("HOST_PROXY_") || name == "RUST_LOG" {
-            command.env_remove(name.as_ref());
-        }
-    }
+    let mut command = testkit::process::command(env!("CARGO_BIN_EXE_host-proxy"), &[]);
     command.args(args).stdin(Stdio::null());
     command
 }
@@ -196,20 +193,13 @@ fn a_port_in_use_fails_at_start_and_sigterm_stops_cleanly() {
     .stderr(Stdio::piped())
     .spawn()
     .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let line = lines.next().expect("host-proxy logged nothing").unwrap();
-        if line.contains("host-proxy running") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "host-proxy never started");
-    }
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let mut lines = Lines::read(child.stderr.take().unwrap());
+    lines
+        .wait_for(Duration::from_secs(20), |line| {
+            line.contains("host-proxy running")
+        })
+        .unwrap_or_else(|| panic!("host-proxy never started: {:#?}", lines.seen()));
+    testkit::process::terminate(child.id()).unwrap();
     let exit = child.wait().unwrap();
     assert!(
         exit.success(),

@@ -13,6 +13,7 @@ use host_proxy::egress::{
 };
 use net::Endpoint;
 use rand::{RngCore, SeedableRng, rngs::StdRng};
+use testkit::process::free_port;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -32,15 +33,6 @@ async fn bounded<F: Future>(what: &str, future: F) -> F::Output {
 
 fn tcp(text: &str) -> Endpoint {
     Endpoint::parse(text).unwrap()
-}
-
-/// A loopback port that was free a moment ago (bound, then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Serves `listener`: each connection's bytes are echoed back, and its EOF

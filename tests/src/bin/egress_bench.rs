@@ -216,7 +216,7 @@ struct Socat {
 
 impl Socat {
     async fn spawn(upstream: u16) -> eyre::Result<Self> {
-        let port = free_port()?;
+        let port = testkit::process::free_port();
         // `nodelay` on both sides, as the forwarder does: a fair reference.
         let child = Command::new("socat")
             .arg(format!(
@@ -250,10 +250,7 @@ impl Drop for Socat {
         // Its forked children exit when their connections close or on SIGTERM from
         // the group; kill them explicitly too.
         for pid in children_of(self.pid()) {
-            let _ = Command::new("kill")
-                .arg(pid.to_string())
-                .stderr(Stdio::null())
-                .status();
+            let _ = testkit::process::terminate(pid);
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -268,12 +265,6 @@ fn listening(port: u16) -> eyre::Result<bool> {
         let mut fields = line.split_whitespace();
         fields.nth(1) == Some(local.as_str()) && fields.nth(1) == Some("0A")
     }))
-}
-
-fn free_port() -> eyre::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 // ---------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ use alloy::{
 };
 use eyre::{WrapErr, bail, eyre};
 use tests::{
-    TestChain, milli, ok, sent_by,
+    Chain, milli, ok, sent_by,
     upstream::{Counts, HostileUpstream},
 };
 
@@ -100,7 +100,7 @@ struct App {
 
 impl App {
     /// enclave-app with `rpc_urls` as its upstreams (quorum: all of them).
-    fn start(chain: &TestChain, rpc_urls: &[String], contract: Address) -> eyre::Result<Self> {
+    fn start(chain: &Chain, rpc_urls: &[String], contract: Address) -> eyre::Result<Self> {
         let mut key = tempfile::NamedTempFile::new()?;
         writeln!(key, "{}", alloy::hex::encode(chain.keys[1].to_bytes()))?;
         std::fs::set_permissions(key.path(), std::fs::Permissions::from_mode(0o600))?;
@@ -200,11 +200,11 @@ fn state(r: &Lottery::RoundInfo) -> Option<RoundState> {
     RoundState::try_from(r.state).ok()
 }
 
-async fn head(chain: &TestChain) -> eyre::Result<u64> {
+async fn head(chain: &Chain) -> eyre::Result<u64> {
     Ok(chain.provider.get_block_number().await?)
 }
 
-async fn timestamp(chain: &TestChain, block: u64) -> eyre::Result<u64> {
+async fn timestamp(chain: &Chain, block: u64) -> eyre::Result<u64> {
     Ok(chain
         .provider
         .get_block_by_number(block.into())
@@ -216,14 +216,14 @@ async fn timestamp(chain: &TestChain, block: u64) -> eyre::Result<u64> {
 
 /// Sets the betting duration to the contract's maximum (the round must be WAITING and
 /// nothing else may be sending from the operator account).
-async fn max_betting_duration(chain: &TestChain, lottery: &Instance) -> eyre::Result<()> {
+async fn max_betting_duration(chain: &Chain, lottery: &Instance) -> eyre::Result<()> {
     let max = lottery.MAX_BETTING_DURATION().call().await?;
     ok(lottery.setBettingDuration(max).from(chain.operator())).await;
     Ok(())
 }
 
 /// Reverted and total transactions sent by the operator account on `chain`.
-async fn operator_reverts(chain: &TestChain) -> (usize, usize) {
+async fn operator_reverts(chain: &Chain) -> (usize, usize) {
     let sent = sent_by(chain, chain.operator()).await;
     (sent.iter().filter(|(_, ok)| !*ok).count(), sent.len())
 }
@@ -268,7 +268,7 @@ struct LoadResult {
 
 /// The load on each of `proxies` during `window`.
 async fn measure_window(
-    chain: &TestChain,
+    chain: &Chain,
     proxies: &[HostileUpstream],
     window: impl Future<Output = ()>,
 ) -> eyre::Result<Vec<Load>> {
@@ -290,7 +290,7 @@ async fn measure_window(
 }
 
 /// `n` counting proxies in front of `chain`'s anvil.
-async fn proxies(chain: &TestChain, n: usize) -> eyre::Result<Vec<HostileUpstream>> {
+async fn proxies(chain: &Chain, n: usize) -> eyre::Result<Vec<HostileUpstream>> {
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         out.push(HostileUpstream::start(&chain.endpoint()).await?);
@@ -334,7 +334,7 @@ async fn rpc_load(plan: Plan) -> eyre::Result<LoadResult> {
         "RPC load: anvil --block-time 1, enclave-app behind {} counting proxies",
         plan.upstreams
     ));
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     max_betting_duration(&chain, &lottery).await?;
     // Honest: the upstreams only count what passes.
@@ -469,7 +469,7 @@ async fn event_latency(plan: Plan) -> eyre::Result<Latency> {
         "event latency: in-process core, poll 250 ms, anvil automine, {} upstreams",
         plan.upstreams
     ));
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let lottery = chain.deploy_with_operator(500).await;
     max_betting_duration(&chain, &lottery).await?;
     // With one upstream, straight to anvil (as before); with more, through proxies.
@@ -478,14 +478,14 @@ async fn event_latency(plan: Plan) -> eyre::Result<Latency> {
     } else {
         Vec::new()
     };
-    let core = tests::core::start_with(
+    let core = tests::enclave_core::start_with(
         &chain,
         *lottery.address(),
         1,
         CORE_POLL,
-        tests::core::CoreOptions {
+        tests::enclave_core::CoreOptions {
             upstreams: urls(&proxy),
-            ..tests::core::CoreOptions::default()
+            ..tests::enclave_core::CoreOptions::default()
         },
     )
     .await;
@@ -592,7 +592,7 @@ async fn draw_inclusion(plan: Plan) -> eyre::Result<Draws> {
         "draw inclusion: enclave-app, anvil --block-time 1, {} rounds",
         plan.draw_rounds
     ));
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     // With one upstream, straight to anvil (as before); with more, through proxies.
     let proxy = if plan.upstreams > 1 {

@@ -4,7 +4,7 @@
 
 #![allow(clippy::print_stdout)]
 
-use tests::{TestChain, gas};
+use tests::{Chain, gas};
 
 #[tokio::main]
 async fn main() -> eyre::Result<()> {
@@ -21,7 +21,7 @@ async fn main() -> eyre::Result<()> {
     let mut rows = Vec::new();
     for n in sizes {
         eyre::ensure!(n >= 2, "participants must be at least 2, got {n}");
-        let chain = TestChain::start_with(&["--gas-limit", "100000000"]).await;
+        let chain = Chain::start_with(&["--gas-limit", "100000000"]).await;
         rows.push(gas::measure(&chain, n).await);
     }
     if json {

@@ -13,9 +13,8 @@ use std::time::Instant;
 use abi::draw::Seed;
 use alloy::primitives::B256;
 use tests::{
-    TestChain, milli,
+    Chain, milli,
     rounds::{Ending, play_round},
-    stack,
 };
 
 /// Runs of the CLI measured (the first warms the node's caches too).
@@ -25,7 +24,7 @@ const RUNS: usize = 3;
 async fn main() -> eyre::Result<()> {
     let rounds: u64 = std::env::args().nth(1).map_or(Ok(200), |a| a.parse())?;
     eyre::ensure!(rounds >= 1, "ROUNDS must be at least 1");
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let lottery = chain.deploy_with_operator(500).await;
     let started = Instant::now();
     for i in 0..rounds {
@@ -42,7 +41,7 @@ async fn main() -> eyre::Result<()> {
         "played {rounds} rounds in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let lottery_bin = stack::workspace_binary("lottery");
+    let lottery_bin = testkit::process::workspace_binary("lottery");
     println!("lottery binary: {}", lottery_bin.display());
     for run in 1..=RUNS {
         let t = Instant::now();

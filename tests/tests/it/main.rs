@@ -1,27 +1,20 @@
-//! Cross-process tests against a real anvil (one per test, on a free port).
+//! The `tests` crate's integration tests, one binary (`it`) to keep link time down,
+//! in folders by kind:
 //!
-//! Contract tests drive chain time with anvil's time calls; nothing sleeps through a
-//! real round.
+//! - [`contract`]: the `Lottery` contract alone against a real anvil (one per test,
+//!   on a free port): reverts, whole rounds, hostile players, operator changes, gas.
+//! - [`in_process`]: enclave-app's and host-proxy's code (chain client, mirror and
+//!   operator, control channel) and the hostile JSON-RPC upstream run inside the
+//!   test process, against anvil or each other over loopback sockets.
+//! - [`processes`]: real child processes: the workspace binaries (enclave-app,
+//!   host-proxy, `lottery`, `attest`), schemathesis, a headless browser.
+//!
+//! Tests drive chain time with anvil's time calls; nothing sleeps through a real
+//! round.
 
 // A failed unwrap in a test helper is a failed test, with its location.
 #![allow(clippy::unwrap_used)]
 
-mod attest_cli;
-mod attestation_flow;
-mod chain_client;
-mod control_channel;
-mod enclave_process;
-mod gas;
-mod hostile;
-mod hostile_upstream;
-mod lifecycle;
-mod limits;
-mod openapi_conformance;
-mod operator_change;
-mod operator_flow;
-mod page;
-mod reverts;
-mod topology;
-mod upstream;
-mod verify_round;
-mod web_api;
+mod contract;
+mod in_process;
+mod processes;

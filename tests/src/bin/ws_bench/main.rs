@@ -45,7 +45,8 @@ use enclave_app::{
 use eyre::{WrapErr, bail, ensure, eyre};
 use net::Endpoint;
 use serde::Deserialize;
-use tests::stack::{free_port, http, try_get_json, workspace_binary};
+use testkit::process::{free_port, workspace_binary};
+use tests::stack::{http, try_get_json};
 use tokio_util::sync::CancellationToken;
 
 /// Threads connecting the clients, each one connection at a time: far under
@@ -108,7 +109,7 @@ impl HostProxy {
         extra: &[&str],
     ) -> eyre::Result<Self> {
         let web = free_port();
-        let mut command = Command::new(binary);
+        let mut command = testkit::process::command(binary, &[]);
         command
             .args(["--mode", "sim", "--rpc-url", "http://127.0.0.1:1"])
             .args(["--egress-listen", "tcp://127.0.0.1:0"])
@@ -120,12 +121,6 @@ impl HostProxy {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
-        for (var, _) in std::env::vars_os() {
-            let var = var.to_string_lossy();
-            if var.starts_with("HOST_PROXY_") || var == "RUST_LOG" {
-                command.env_remove(var.as_ref());
-            }
-        }
         let child = command.spawn().wrap_err("spawn host-proxy")?;
         let mut proxy = Self { child, web };
         let deadline = Instant::now() + READY_TIMEOUT;

@@ -2,14 +2,14 @@
 //! 10, 100 and 1,000 participants and must stay under 5,000,000 gas (far under a
 //! block), and must not grow with the number of players beyond O(log n).
 
-use tests::{TestChain, gas};
+use tests::{Chain, gas};
 
 /// The ceiling for any settlement at 1,000 participants.
 const SETTLEMENT_GAS_CEILING: u64 = 5_000_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settlement_gas_stays_flat_and_under_the_ceiling() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let mut rows = Vec::new();
     for n in [10, 100, 1000] {
         let row = gas::measure(&chain, n).await;

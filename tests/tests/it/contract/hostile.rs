@@ -11,7 +11,7 @@ use alloy::{
     providers::DynProvider,
 };
 use tests::{
-    TestChain, events,
+    Chain, events,
     hostile::HostilePlayer::{self, HostilePlayerInstance},
     milli, ok, revert,
 };
@@ -24,7 +24,7 @@ const REENTER: u8 = 3;
 type Instance = Lottery::LotteryInstance<DynProvider>;
 
 async fn hostile(
-    chain: &TestChain,
+    chain: &Chain,
     lottery: &Instance,
     mode: u8,
 ) -> HostilePlayerInstance<DynProvider> {
@@ -49,7 +49,7 @@ fn seed_where_wins(bets: &[(Address, U256)], target: Address) -> Seed {
 /// player and is the winner; returns the lottery, the hostile player and the draw's
 /// receipt.
 async fn hostile_wins(
-    chain: &TestChain,
+    chain: &Chain,
     mode: u8,
 ) -> (
     Instance,
@@ -71,7 +71,7 @@ async fn hostile_wins(
 
 #[tokio::test]
 async fn a_winner_that_rejects_eth_cannot_block_the_draw() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let (lottery, player, receipt) = hostile_wins(&chain, REJECT).await;
     let done = events::<Lottery::RoundCompleted>(&receipt)
         .pop()
@@ -130,7 +130,7 @@ async fn a_winner_that_rejects_eth_cannot_block_the_draw() {
 
 #[tokio::test]
 async fn a_winner_that_burns_gas_costs_the_draw_a_bounded_amount() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let (lottery, player, receipt) = hostile_wins(&chain, BURN_GAS).await;
     let done = events::<Lottery::RoundCompleted>(&receipt)
         .pop()
@@ -155,7 +155,7 @@ async fn a_winner_that_burns_gas_costs_the_draw_a_bounded_amount() {
 
 #[tokio::test]
 async fn a_winner_cannot_reenter_during_the_payout() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let (lottery, player, receipt) = hostile_wins(&chain, REENTER).await;
     let done = events::<Lottery::RoundCompleted>(&receipt)
         .pop()
@@ -180,7 +180,7 @@ async fn a_winner_cannot_reenter_during_the_payout() {
 
 #[tokio::test]
 async fn a_player_that_rejects_eth_cannot_block_a_refund() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let lottery = chain.deploy_with_operator(500).await;
     let player = hostile(&chain, &lottery, REJECT).await;
     chain

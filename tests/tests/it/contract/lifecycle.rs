@@ -15,7 +15,7 @@ use alloy::{
     rpc::types::Filter,
     sol_types::SolEvent,
 };
-use tests::{TestChain, events, milli, ok};
+use tests::{Chain, events, milli, ok};
 
 type Instance = Lottery::LotteryInstance<DynProvider>;
 
@@ -25,11 +25,7 @@ async fn round(lottery: &Instance) -> Lottery::RoundInfo {
 }
 
 /// Bets in placement order for `round_id`, from the chain's logs only.
-async fn bets_from_logs(
-    chain: &TestChain,
-    lottery: &Instance,
-    round_id: U256,
-) -> Vec<(Address, U256)> {
+async fn bets_from_logs(chain: &Chain, lottery: &Instance, round_id: U256) -> Vec<(Address, U256)> {
     let filter = Filter::new()
         .address(*lottery.address())
         .event_signature(Lottery::BetPlaced::SIGNATURE_HASH)
@@ -50,7 +46,7 @@ async fn bets_from_logs(
 
 /// Draws the current round at the opening of its draw window.
 async fn draw_now(
-    chain: &TestChain,
+    chain: &Chain,
     lottery: &Instance,
     seed: &Seed,
 ) -> alloy::rpc::types::TransactionReceipt {
@@ -61,7 +57,7 @@ async fn draw_now(
 
 #[tokio::test]
 async fn onchain_commitment_matches_the_offchain_rule() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let lottery = chain.deploy_with_operator(0).await;
     let seed = Seed::from_bytes(B256::repeat_byte(0x42));
     for round_id in [1u64, 2, 1_000_000] {
@@ -96,7 +92,7 @@ async fn onchain_commitment_matches_the_offchain_rule() {
 /// Commission is floor(pot * bps / 10000), the winner gets the rest, nothing is lost.
 #[tokio::test]
 async fn commission_and_prize_arithmetic() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     for bps in [0u64, 1, 333, 1000] {
         let lottery = chain.deploy_with_operator(bps).await;
         let seed = Seed::from_bytes(keccak256(bps.to_be_bytes()));
@@ -194,7 +190,7 @@ async fn commission_and_prize_arithmetic() {
     }
 }
 
-async fn futures(chain: &TestChain, n: usize) -> Vec<U256> {
+async fn futures(chain: &Chain, n: usize) -> Vec<U256> {
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         out.push(chain.balance(chain.player(i)).await);
@@ -207,7 +203,7 @@ async fn futures(chain: &TestChain, n: usize) -> Vec<U256> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn winners_are_stake_weighted_and_recomputable_offchain() {
     const ROUNDS: usize = 180;
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let lottery = chain.deploy_with_operator(500).await;
     let players = [chain.player(0), chain.player(1), chain.player(2)];
     let mut wins: HashMap<Address, usize> = HashMap::new();
@@ -267,7 +263,7 @@ async fn winners_are_stake_weighted_and_recomputable_offchain() {
 /// through `withdraw`, also when the player bet again in a later round first.
 #[tokio::test]
 async fn refunds_return_every_stake() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let lottery = chain.deploy_with_operator(500).await;
     let stakes = [milli(2), milli(5)];
 

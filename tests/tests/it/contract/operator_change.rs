@@ -14,7 +14,7 @@ use alloy::{
     primitives::{Address, B256, Bytes, U256},
     providers::DynProvider,
 };
-use tests::{OPERATOR_DELAY, TEST_PCR0, TestChain, events, milli, ok, revert};
+use tests::{Chain, OPERATOR_DELAY, TEST_PCR0, events, milli, ok, revert};
 
 type Instance = Lottery::LotteryInstance<DynProvider>;
 
@@ -38,7 +38,7 @@ async fn round_id(lottery: &Instance) -> u64 {
     lottery.currentRoundId().call().await.unwrap().to::<u64>()
 }
 
-async fn commitment(chain: &TestChain, lottery: &Instance, seed: &Seed) -> (U256, B256) {
+async fn commitment(chain: &Chain, lottery: &Instance, seed: &Seed) -> (U256, B256) {
     let round = lottery.currentRoundId().call().await.unwrap();
     let c = draw::commitment(chain.chain_id().await, *lottery.address(), round, seed);
     (round, c)
@@ -56,7 +56,7 @@ fn not_operator(caller: Address) -> LotteryErrors {
 }
 
 /// Announces `operator` and returns the announcement's `effectiveAt`.
-async fn announce(chain: &TestChain, lottery: &Instance, operator: Address, pcr0: &[u8]) -> u64 {
+async fn announce(chain: &Chain, lottery: &Instance, operator: Address, pcr0: &[u8]) -> u64 {
     let receipt = ok(lottery
         .setOperator(operator, pcrs(pcr0))
         .from(chain.publisher()))
@@ -70,7 +70,7 @@ async fn announce(chain: &TestChain, lottery: &Instance, operator: Address, pcr0
 
 #[tokio::test]
 async fn the_operator_delay_is_fixed_at_deployment_within_its_bounds() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     for bad in [0, 30 * 24 * 3600 + 1] {
         let err = Lottery::deploy_builder(chain.provider.clone(), u(500), u(bad))
             .from(chain.publisher())
@@ -100,7 +100,7 @@ async fn the_operator_delay_is_fixed_at_deployment_within_its_bounds() {
 
 #[tokio::test]
 async fn set_operator_only_by_the_publisher_with_a_valid_address_and_measurement() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let lottery = chain.deploy(500).await;
     for caller in [chain.operator(), chain.player(0)] {
         assert_eq!(
@@ -166,7 +166,7 @@ async fn set_operator_only_by_the_publisher_with_a_valid_address_and_measurement
 
 #[tokio::test]
 async fn the_first_operator_cannot_commit_or_open_a_round_before_the_delay() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let lottery = chain.deploy(500).await;
     // The publisher front-runs the first player on a fresh contract: announce its own
     // key and commit a seed it knows, in the same breath.
@@ -222,7 +222,7 @@ async fn the_first_operator_cannot_commit_or_open_a_round_before_the_delay() {
 
 #[tokio::test]
 async fn a_change_waits_for_the_delay_and_for_the_round_boundary() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let lottery = chain.deploy_with_operator(500).await;
     let old = chain.operator();
     let old_seed = Seed::from_bytes(B256::repeat_byte(1));
@@ -291,7 +291,7 @@ async fn a_change_waits_for_the_delay_and_for_the_round_boundary() {
 
 #[tokio::test]
 async fn a_due_change_clears_the_old_operators_commitment_before_any_bet() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let lottery = chain.deploy_with_operator(500).await;
     let old_seed = Seed::from_bytes(B256::repeat_byte(1));
     let old_commitment = chain.commit(&lottery, &old_seed).await;
@@ -320,7 +320,7 @@ async fn a_due_change_clears_the_old_operators_commitment_before_any_bet() {
 
 #[tokio::test]
 async fn the_publisher_can_cancel_or_replace_a_pending_change() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let lottery = chain.deploy_with_operator(500).await;
     let first = chain.player(8);
     let effective_at = announce(&chain, &lottery, first, &NEXT_PCR0).await;

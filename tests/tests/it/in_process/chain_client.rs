@@ -14,9 +14,9 @@ use alloy::{
     sol_types::SolCall,
 };
 use enclave_app::chain::{ChainClient, ChainError, REPLACEMENT_BUMP_PERCENT, TxSender};
-use tests::{TestChain, milli, ok};
+use tests::{Chain, milli, ok};
 
-fn client(chain: &TestChain, contract: alloy::primitives::Address) -> ChainClient {
+fn client(chain: &Chain, contract: alloy::primitives::Address) -> ChainClient {
     ChainClient::connect_tcp(net::RpcUrl::parse(&chain.endpoint()).unwrap(), contract).unwrap()
 }
 
@@ -35,7 +35,7 @@ async fn mined(
     panic!("{} not mined within 10 s", pending.hash)
 }
 
-async fn sender(chain: &TestChain, client: &ChainClient) -> TxSender {
+async fn sender(chain: &Chain, client: &ChainClient) -> TxSender {
     let wallet = EthereumWallet::from(chain.keys[1].clone());
     TxSender::new(
         client.clone(),
@@ -47,7 +47,7 @@ async fn sender(chain: &TestChain, client: &ChainClient) -> TxSender {
 
 #[tokio::test]
 async fn views_are_read_together_at_one_block() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let lottery = chain.deploy_with_operator(500).await;
     let seed = Seed::from_bytes(B256::repeat_byte(1));
     chain.commit(&lottery, &seed).await;
@@ -83,7 +83,7 @@ async fn views_are_read_together_at_one_block() {
 
 #[tokio::test]
 async fn logs_are_the_same_whatever_the_chunk_size() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let lottery = chain.deploy_with_operator(500).await;
     chain
         .commit(&lottery, &Seed::from_bytes(B256::repeat_byte(2)))
@@ -105,7 +105,7 @@ async fn logs_are_the_same_whatever_the_chunk_size() {
 
 #[tokio::test]
 async fn a_transaction_that_would_revert_is_never_sent() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let lottery = chain.deploy_with_operator(500).await;
     let c = client(&chain, *lottery.address());
     let mut tx = sender(&chain, &c).await;
@@ -132,7 +132,7 @@ async fn a_transaction_that_would_revert_is_never_sent() {
 /// that block exists, so it lands in the first eligible block.
 #[tokio::test]
 async fn a_draw_is_sent_ahead_of_its_first_eligible_block() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let lottery = chain.deploy_with_operator(500).await;
     let seed = Seed::from_bytes(B256::repeat_byte(3));
     chain.commit(&lottery, &seed).await;
@@ -185,7 +185,7 @@ async fn a_draw_is_sent_ahead_of_its_first_eligible_block() {
 
 #[tokio::test]
 async fn a_stuck_transaction_is_replaced_with_the_same_nonce_and_higher_fees() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let lottery = chain.deploy_with_operator(500).await;
     let c = client(&chain, *lottery.address());
     let mut tx = sender(&chain, &c).await;
@@ -246,7 +246,7 @@ async fn a_stuck_transaction_is_replaced_with_the_same_nonce_and_higher_fees() {
 
 #[tokio::test]
 async fn the_nonce_resynchronises_after_an_outside_transaction() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let lottery = chain.deploy_with_operator(500).await;
     let c = client(&chain, *lottery.address());
     let mut tx = sender(&chain, &c).await;

@@ -17,8 +17,8 @@ use alloy::{
     sol_types::{SolCall, SolValue},
 };
 use tests::{
-    TestChain,
-    core::{self, CoreOptions},
+    Chain,
+    enclave_core::{self, CoreOptions},
     milli, ok,
     upstream::{HostileUpstream, Hostility},
 };
@@ -43,8 +43,8 @@ fn unix_now() -> u64 {
 
 /// A chain with 1 s blocks and a lottery whose operator is account 1, betting for
 /// the shortest duration the contract allows (60 s).
-async fn chain_and_lottery() -> (TestChain, Instance) {
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+async fn chain_and_lottery() -> (Chain, Instance) {
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     ok(lottery
         .setBettingDuration(U256::from(60))
@@ -60,13 +60,13 @@ async fn round(lottery: &Instance, id: u64) -> Lottery::RoundInfo {
 /// The in-process core for `lottery`, with account 1's key, reaching the chain
 /// through `upstreams` (the followed one first) with `options` for the rest.
 async fn core_through(
-    chain: &TestChain,
+    chain: &Chain,
     lottery: &Instance,
     upstreams: &[&HostileUpstream],
     options: CoreOptions,
-) -> core::Core {
+) -> enclave_core::Core {
     let upstreams = upstreams.iter().map(|u| u.url()).collect();
-    core::start_with(
+    enclave_core::start_with(
         chain,
         *lottery.address(),
         1,
@@ -93,7 +93,7 @@ async fn until_committed(lottery: &Instance, id: u64, secs: u64) {
 
 /// Waits until `check` holds for the store's operator status.
 async fn until_status(
-    core: &core::Core,
+    core: &enclave_core::Core,
     secs: u64,
     what: &str,
     check: impl Fn(&OperatorStatus) -> bool,
@@ -114,7 +114,7 @@ async fn until_status(
 
 /// Every `drawWinner` transaction `from` sent that the chain holds, as
 /// `(block timestamp, succeeded)`.
-async fn draws_on_chain(chain: &TestChain, from: Address) -> Vec<(u64, bool)> {
+async fn draws_on_chain(chain: &Chain, from: Address) -> Vec<(u64, bool)> {
     let head = chain.provider.get_block_number().await.unwrap();
     let mut out = Vec::new();
     for n in 0..=head {
@@ -142,7 +142,7 @@ async fn draws_on_chain(chain: &TestChain, from: Address) -> Vec<(u64, bool)> {
 }
 
 /// Two bets, so round 1 has a pot worth stealing.
-async fn bet_twice(chain: &TestChain, lottery: &Instance) {
+async fn bet_twice(chain: &Chain, lottery: &Instance) {
     ok(lottery.placeBet().from(chain.player(0)).value(milli(10))).await;
     ok(lottery.placeBet().from(chain.player(1)).value(milli(20))).await;
 }

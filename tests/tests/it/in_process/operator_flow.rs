@@ -14,19 +14,19 @@ use alloy::{
     providers::{Provider, ext::AnvilApi},
 };
 use tests::{
-    TestChain,
-    core::{self, Core},
+    Chain,
+    enclave_core::{self, Core},
     eventually, milli, ok, sent_by,
 };
 
 /// The core with the operator's key, polling every 100 ms.
-async fn start_core(chain: &TestChain, contract: Address) -> Core {
-    core::start(chain, contract, 1, Duration::from_millis(100)).await
+async fn start_core(chain: &Chain, contract: Address) -> Core {
+    enclave_core::start(chain, contract, 1, Duration::from_millis(100)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_runs_a_full_round_on_time() {
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     let opened = chain.provider.get_block_number().await.unwrap();
     let core = start_core(&chain, *lottery.address()).await;
@@ -164,7 +164,7 @@ async fn the_operator_runs_a_full_round_on_time() {
 /// The state rebuilt from the chain alone (a restart) equals the live mirror's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_mirror_rebuilds_the_same_state() {
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     let core = start_core(&chain, *lottery.address()).await;
     let store = core.store.clone();
@@ -202,7 +202,7 @@ async fn a_restarted_mirror_rebuilds_the_same_state() {
     drop(core);
 
     let live = store.snapshot();
-    let fresh = core::rebuilt(&chain, *lottery.address()).await;
+    let fresh = enclave_core::rebuilt(&chain, *lottery.address()).await;
     assert_eq!(fresh.config, live.config);
     assert_eq!(fresh.round, live.round);
     assert_eq!(fresh.participants, live.participants);
@@ -215,9 +215,9 @@ async fn a_restarted_mirror_rebuilds_the_same_state() {
 /// addresses; it sends nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_that_is_not_the_operator_runs_read_only() {
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
-    let core = core::start(&chain, *lottery.address(), 5, Duration::from_millis(100)).await;
+    let core = enclave_core::start(&chain, *lottery.address(), 5, Duration::from_millis(100)).await;
     let store = core.store.clone();
     let status = eventually(10, "a read-only status", || match store.operator() {
         s @ OperatorStatus::ReadOnly { .. } => Some(s),
@@ -251,7 +251,7 @@ async fn a_key_that_is_not_the_operator_runs_read_only() {
 /// old operator's commitment on the waiting round with its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_announced_key_takes_over_when_the_delay_has_passed() {
-    let chain = TestChain::start().await; // automine: blocks only when asked
+    let chain = Chain::start().await; // automine: blocks only when asked
     let lottery = chain.deploy_with_operator(500).await;
     let old = chain
         .commit(
@@ -268,7 +268,7 @@ async fn an_announced_key_takes_over_when_the_delay_has_passed() {
         )
         .from(chain.publisher()))
     .await;
-    let core = core::start(&chain, *lottery.address(), 5, Duration::from_millis(100)).await;
+    let core = enclave_core::start(&chain, *lottery.address(), 5, Duration::from_millis(100)).await;
     let store = core.store.clone();
     let reason = eventually(10, "read-only, announced", || match store.operator() {
         OperatorStatus::ReadOnly { reason, .. } if reason.contains("announced") => Some(reason),
@@ -306,7 +306,7 @@ async fn an_announced_key_takes_over_when_the_delay_has_passed() {
 /// participants and the activity feed, and subscribers are told.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reorg_that_drops_bets_is_undone_in_the_store() {
-    let chain = TestChain::start().await; // automine: one block per transaction
+    let chain = Chain::start().await; // automine: one block per transaction
     let lottery = chain.deploy_with_operator(500).await;
     let core = start_core(&chain, *lottery.address()).await;
     let store = core.store.clone();
@@ -351,7 +351,7 @@ async fn a_reorg_that_drops_bets_is_undone_in_the_store() {
     }
     assert!(told, "subscribers must hear of the reorg");
     // The rebuilt state agrees.
-    let fresh = core::rebuilt(&chain, *lottery.address()).await;
+    let fresh = enclave_core::rebuilt(&chain, *lottery.address()).await;
     assert_eq!(fresh.activities, store.snapshot().activities);
     assert_eq!(fresh.round, store.round());
 }
@@ -363,7 +363,7 @@ async fn the_core_recovers_from_a_node_outage_without_missing_or_repeating_anyth
     let state = tempfile::tempdir().unwrap();
     let state_file = state.path().join("anvil-state.json");
     let state_arg = state_file.to_str().unwrap();
-    let mut chain = TestChain::start_with(&["--block-time", "1", "--state", state_arg]).await;
+    let mut chain = Chain::start_with(&["--block-time", "1", "--state", state_arg]).await;
     let lottery = chain.deploy_with_operator(500).await;
     let core = start_core(&chain, *lottery.address()).await;
     let store = core.store.clone();
@@ -410,7 +410,7 @@ async fn the_core_recovers_from_a_node_outage_without_missing_or_repeating_anyth
     .await;
 
     // Nothing missed: the mirror's feed equals one rebuilt from the chain afterwards.
-    let fresh = core::rebuilt(&chain, *lottery.address()).await;
+    let fresh = enclave_core::rebuilt(&chain, *lottery.address()).await;
     assert_eq!(fresh.activities, store.snapshot().activities);
     assert_eq!(fresh.history, store.snapshot().history);
     // Nothing repeated: commit, draw, commit; none reverted.
@@ -428,16 +428,16 @@ async fn the_core_recovers_from_a_node_outage_without_missing_or_repeating_anyth
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_participant_list_comes_from_logs_not_from_a_per_bet_view() {
     use alloy::sol_types::SolCall;
-    use tests::{core::CoreOptions, upstream::HostileUpstream};
+    use tests::{enclave_core::CoreOptions, upstream::HostileUpstream};
     const PLAYERS: u64 = 300;
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     ok(lottery
         .setBettingDuration(U256::from(3600))
         .from(chain.operator()))
     .await;
     let upstream = HostileUpstream::start(&chain.endpoint()).await.unwrap();
-    let core = core::start_with(
+    let core = enclave_core::start_with(
         &chain,
         *lottery.address(),
         1,

@@ -14,7 +14,7 @@ use alloy::{
 };
 use serde_json::{Value, json};
 use tests::{
-    TestChain,
+    Chain,
     upstream::{Counts, HostileUpstream, Hostility},
 };
 
@@ -67,7 +67,7 @@ fn eth_call_params(from: Address, to: Address, calldata: &Bytes) -> Value {
 }
 
 /// A provider through `url`, signing for `wallet` if given (nonces asked every time,
-/// as `TestChain` does: a held transaction must not advance a cached nonce).
+/// as `Chain` does: a held transaction must not advance a cached nonce).
 fn provider(url: &str, wallet: Option<EthereumWallet>) -> DynProvider {
     let client = rpc_transport::connect_tcp(net::RpcUrl::parse(url).unwrap()).unwrap();
     let builder = ProviderBuilder::new().with_simple_nonce_management();
@@ -86,7 +86,7 @@ fn without_timestamp(block: &Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timestamp_shift_moves_block_times_and_nothing_else() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let at = chain.now().await + 1_000;
     chain.mine_at(at).await;
     let upstream = HostileUpstream::start(&chain.endpoint()).await.unwrap();
@@ -132,7 +132,7 @@ async fn a_timestamp_shift_moves_block_times_and_nothing_else() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_listed_selector_succeeds_where_anvil_reverts() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let lottery = chain.deploy_with_operator(500).await;
     let upstream = HostileUpstream::start(&chain.endpoint()).await.unwrap();
     upstream.set_hostility(Hostility {
@@ -181,7 +181,7 @@ async fn a_listed_selector_succeeds_where_anvil_reverts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_transaction_is_answered_with_its_hash_and_never_mined() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let upstream = HostileUpstream::start(&chain.endpoint()).await.unwrap();
     upstream.set_hostility(Hostility {
         hold_raw_transactions: true,
@@ -257,7 +257,7 @@ async fn a_held_transaction_is_answered_with_its_hash_and_never_mined() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_is_treated_call_by_call_ids_and_order_kept() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let lottery = chain.deploy_with_operator(500).await;
     let upstream = HostileUpstream::start(&chain.endpoint()).await.unwrap();
     let max_duration = Lottery::MAX_BETTING_DURATIONCall::SELECTOR;
@@ -345,7 +345,7 @@ async fn a_batch_is_treated_call_by_call_ids_and_order_kept() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rewrite_replaces_the_results_it_chooses() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let lottery = chain.deploy_with_operator(500).await;
     let upstream = HostileUpstream::start(&chain.endpoint()).await.unwrap();
     // One more than anvil says: proves the rewrite sees anvil's bytes.
@@ -375,7 +375,7 @@ async fn a_rewrite_replaces_the_results_it_chooses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn honest_it_relays_anvils_bytes_and_it_can_go_down_and_come_back() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let upstream = HostileUpstream::start(&chain.endpoint()).await.unwrap();
     let chain_id = request("eth_chainId", json!([]));
     let (status, _, direct) = post_raw(&chain.endpoint(), &chain_id).await;

@@ -5,14 +5,13 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::Command,
     time::{Duration, Instant},
 };
 
 use abi::views::ConfigView;
 use alloy::{primitives::Address, providers::Provider};
 use tests::{
-    TestChain,
+    Chain,
     stack::{self, AttestingStack},
 };
 
@@ -44,15 +43,10 @@ impl Out {
 
 /// Runs a workspace binary off the async runtime's threads.
 async fn cli(binary: &str, args: Vec<String>) -> Out {
-    let path = stack::workspace_binary(binary);
+    let path = testkit::process::workspace_binary(binary);
     tokio::task::spawn_blocking(move || {
-        let out = Command::new(path)
+        let out = testkit::process::command(path, &[])
             .args(&args)
-            .env_remove("RUST_LOG")
-            .env_remove("LOTTERY_RPC_URL")
-            .env_remove("LOTTERY_PRIVATE_KEY")
-            .env_remove("LOTTERY_KEY_FILE")
-            .env_remove("LOTTERY_CONTRACT")
             .stdin(std::process::Stdio::null())
             .output()
             .expect("run the CLI");
@@ -71,7 +65,7 @@ fn args(list: &[&str]) -> Vec<String> {
 }
 
 /// A key file (mode 0600) holding anvil account `i`'s key.
-fn key_file(dir: &Path, chain: &TestChain, i: usize) -> PathBuf {
+fn key_file(dir: &Path, chain: &Chain, i: usize) -> PathBuf {
     let path = dir.join(format!("key-{i}"));
     stack::write_key_file(&path, chain, i);
     path
@@ -81,14 +75,14 @@ fn pcr0_of_enclave_app() -> String {
     alloy::hex::encode(stack::sim_pcr0())
 }
 
-async fn operator_on_chain(chain: &TestChain, contract: Address) -> Option<Address> {
+async fn operator_on_chain(chain: &Chain, contract: Address) -> Option<Address> {
     let lottery = abi::contract::Lottery::new(contract, chain.provider.clone());
     ConfigView::from(lottery.getConfig().call().await.unwrap()).operator
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attest_verify_and_set_operator_from_attestation() {
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     // No operator yet: the attested one is to be set.
     let contract = *chain.deploy(500).await.address();
     let stack = AttestingStack::start(&chain, contract, chain.operator()).await;
@@ -317,7 +311,7 @@ async fn attest_verify_and_set_operator_from_attestation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attest_seal_key_injects_once_and_the_operator_draws() {
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy(500).await;
     let contract = *lottery.address();
     let operator = chain.operator();

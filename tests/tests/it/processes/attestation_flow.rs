@@ -10,7 +10,7 @@ use attestation::{Freshness, KeyOrigin, Policy, TrustAnchor, UnixTime, VerifyErr
 use base64::Engine;
 use sha2::Digest;
 use tests::{
-    TestChain,
+    Chain,
     stack::{self, AttestingStack, Ports},
 };
 
@@ -20,7 +20,7 @@ fn now() -> UnixTime {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simulated_document_verifies_against_the_simulated_root_only() {
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     let contract = *chain.deploy_with_operator(500).await.address();
     let dir = tempfile::tempdir().unwrap();
     let ca_file = dir.path().join("sim-ca.pem");
@@ -56,7 +56,7 @@ async fn a_simulated_document_verifies_against_the_simulated_root_only() {
 
     // The CA file created by enclave-app starts with the root.
     let root = TrustAnchor::from_pem(&stack::sim_root_pem(&ca_file)).unwrap();
-    let binary = std::fs::read(stack::workspace_binary("enclave-app")).unwrap();
+    let binary = std::fs::read(testkit::process::workspace_binary("enclave-app")).unwrap();
     let pcr0 = sha2::Sha384::digest(&binary).to_vec();
 
     let policy = |root: TrustAnchor| {
@@ -136,7 +136,7 @@ async fn inject(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sealed_key_is_injected_once_and_the_operator_draws_with_it() {
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     let contract = *lottery.address();
     let operator = chain.operator();
@@ -229,7 +229,7 @@ async fn a_sealed_key_is_injected_once_and_the_operator_draws_with_it() {
 /// Funds the enclave's generated key `generated`, makes it the contract's operator
 /// (announced, the delay passed) and waits until it operates.
 async fn operate_with(
-    chain: &TestChain,
+    chain: &Chain,
     lottery: &abi::contract::Lottery::LotteryInstance<alloy::providers::DynProvider>,
     generated: alloy::primitives::Address,
     web: u16,
@@ -267,7 +267,7 @@ async fn until_operating(web: u16) {
 /// injection is off, the documents say so, and the generated key keeps drawing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_strangers_sealed_key_is_refused_and_the_generated_key_keeps_drawing() {
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy(500).await;
     let contract = *lottery.address();
     let stack =
@@ -314,7 +314,7 @@ async fn a_strangers_sealed_key_is_refused_and_the_generated_key_keeps_drawing()
 /// generated key once that is the contract's operator.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_key_is_injected_over_an_operating_generated_key() {
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy(500).await;
     let pinned = chain.operator();
     let stack = AttestingStack::start(&chain, *lottery.address(), pinned).await;

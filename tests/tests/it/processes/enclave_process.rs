@@ -15,7 +15,7 @@ use alloy::{
     providers::{DynProvider, Provider, ext::AnvilApi},
     sol_types::SolEvent,
 };
-use tests::{TestChain, enclave_app_binary, milli, ok, sent_by};
+use tests::{Chain, enclave_app_binary, milli, ok, sent_by};
 
 type Instance = Lottery::LotteryInstance<DynProvider>;
 
@@ -26,12 +26,12 @@ struct App {
 }
 
 impl App {
-    fn start(chain: &TestChain, contract: Address) -> Self {
+    fn start(chain: &Chain, contract: Address) -> Self {
         let mut key = tempfile::NamedTempFile::new().unwrap();
         writeln!(key, "{}", alloy::hex::encode(chain.keys[1].to_bytes())).unwrap();
         std::fs::set_permissions(key.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
         let key = key.into_temp_path();
-        let child = Command::new(enclave_app_binary())
+        let child = testkit::process::command(enclave_app_binary(), &[])
             .args([
                 "--mode",
                 "sim",
@@ -50,7 +50,6 @@ impl App {
                 "--control-listen",
                 "tcp://127.0.0.1:0",
             ])
-            .env_remove("RUST_LOG")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -60,11 +59,7 @@ impl App {
 
     /// SIGTERM and wait: a clean stop.
     fn stop(mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        testkit::process::terminate(self.child.id()).unwrap();
         let exit = self.child.wait().unwrap();
         assert!(
             exit.success(),
@@ -115,14 +110,14 @@ async fn committed(lottery: &Instance, id: u64) {
 }
 
 /// Players 0 and 1 bet `a` and `b` milli-ether.
-async fn two_bets(chain: &TestChain, lottery: &Instance, a: u64, b: u64) {
+async fn two_bets(chain: &Chain, lottery: &Instance, a: u64, b: u64) {
     ok(lottery.placeBet().from(chain.player(0)).value(milli(a))).await;
     ok(lottery.placeBet().from(chain.player(1)).value(milli(b))).await;
 }
 
 /// Jumps to just before round `id`'s draw window and waits until the operator has
 /// settled it into `settled`.
-async fn settles(chain: &TestChain, lottery: &Instance, id: u64, settled: RoundState) {
+async fn settles(chain: &Chain, lottery: &Instance, id: u64, settled: RoundState) {
     let round = round_of(lottery, id).await;
     jump_to(chain, round.minDrawTime, 4).await;
     until(lottery, id, 30, "the round settled", |r| {
@@ -136,7 +131,7 @@ fn state(r: &Lottery::RoundInfo) -> RoundState {
 }
 
 /// Jumps chain time to `secs_before` seconds before `at`.
-async fn jump_to(chain: &TestChain, at: u64, secs_before: u64) {
+async fn jump_to(chain: &Chain, at: u64, secs_before: u64) {
     let now = chain.now().await;
     if at > now + secs_before {
         chain
@@ -147,7 +142,7 @@ async fn jump_to(chain: &TestChain, at: u64, secs_before: u64) {
     }
 }
 
-async fn refund_reason(chain: &TestChain, lottery: &Instance, id: u64) -> RefundReason {
+async fn refund_reason(chain: &Chain, lottery: &Instance, id: u64) -> RefundReason {
     let filter = alloy::rpc::types::Filter::new()
         .address(*lottery.address())
         .event_signature(Lottery::RoundRefunded::SIGNATURE_HASH)
@@ -162,7 +157,7 @@ async fn refund_reason(chain: &TestChain, lottery: &Instance, id: u64) -> Refund
     RefundReason::try_from(event.reason).unwrap()
 }
 
-async fn assert_no_reverts(chain: &TestChain) {
+async fn assert_no_reverts(chain: &Chain) {
     let sent = sent_by(chain, chain.operator()).await;
     assert!(!sent.is_empty());
     assert!(
@@ -173,7 +168,7 @@ async fn assert_no_reverts(chain: &TestChain) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_mid_round_refunds_the_round_whose_seed_was_lost() {
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     let app = App::start(&chain, *lottery.address());
     committed(&lottery, 1).await;
@@ -210,7 +205,7 @@ async fn a_restart_mid_round_refunds_the_round_whose_seed_was_lost() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_in_a_committed_waiting_round_recommits_and_draws() {
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     let app = App::start(&chain, *lottery.address());
     committed(&lottery, 1).await;
@@ -230,7 +225,7 @@ async fn a_restart_in_a_committed_waiting_round_recommits_and_draws() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_down_past_the_window_refunds_when_back() {
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     let app = App::start(&chain, *lottery.address());
     committed(&lottery, 1).await;
@@ -252,7 +247,7 @@ async fn an_operator_down_past_the_window_refunds_when_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_single_player_round_is_refunded_through_the_draw() {
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     let app = App::start(&chain, *lottery.address());
     committed(&lottery, 1).await;

@@ -21,7 +21,7 @@ use futures_util::StreamExt;
 use host_proxy::web::limits::{DEFAULT_ENCLAVE_BURST, DEFAULT_MAX_WS_PER_CLIENT, LimitSettings};
 use serde_json::Value;
 use tests::{
-    TestChain,
+    Chain,
     stack::{AttestingStack, InProcess, LoopbackClient},
 };
 use tokio_tungstenite::tungstenite;
@@ -155,7 +155,7 @@ async fn flood(client: LoopbackClient, stop: CancellationToken) -> FloodOutcome 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flooding_address_is_refused_while_another_is_served_and_injects_its_key() {
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     let operator = chain.operator();
     // The default limits: the stack's own readiness check is the flooder's first
@@ -260,7 +260,7 @@ async fn a_flooding_address_is_refused_while_another_is_served_and_injects_its_k
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_that_reaches_the_enclave_cannot_push_out_another_clients_nonce() {
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     let operator = chain.operator();
     // Per-client limits off: the whole flood reaches the enclave.
@@ -360,7 +360,7 @@ async fn requests_past_the_in_flight_cap_are_refused_at_once_not_queued() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     // 127.0.0.1 is the proxy; 127.0.0.2 is not, whatever it claims.
     let stack = AttestingStack::start_with(

@@ -12,7 +12,7 @@
 use std::{path::PathBuf, process::Command, time::Duration};
 
 use tests::{
-    TestChain,
+    Chain,
     stack::{self, AttestingStack},
 };
 
@@ -46,7 +46,7 @@ fn schemathesis() -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_nothing_the_document_does_not_say() {
     let bin = schemathesis();
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     let stack = AttestingStack::start_with(
         &chain,

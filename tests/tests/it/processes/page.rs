@@ -19,7 +19,7 @@ use alloy::{
     providers::Provider,
 };
 use tests::{
-    TestChain, milli, ok,
+    Chain, milli, ok,
     stack::{self, Ports, Service},
 };
 
@@ -79,7 +79,7 @@ impl Drop for Script {
     }
 }
 
-fn host_proxy(chain: &TestChain, ports: Ports, dist: &Path) -> Service {
+fn host_proxy(chain: &Chain, ports: Ports, dist: &Path) -> Service {
     stack::host_proxy(
         ports,
         &chain.endpoint(),
@@ -114,7 +114,7 @@ async fn the_page_plays_two_rounds_in_a_real_browser() {
     let _ = std::fs::remove_dir_all(&artifacts);
     std::fs::create_dir_all(&artifacts).expect("create target/e2e-artifacts");
 
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     // The operator is recorded with the simulated enclave's PCR0, so the page's
     // attestation panel can match the document against the chain.
     let lottery = chain.deploy(500).await;

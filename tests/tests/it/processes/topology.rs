@@ -11,7 +11,7 @@ use abi::{
 };
 use alloy::providers::ext::AnvilApi;
 use tests::{
-    TestChain, milli, ok,
+    Chain, milli, ok,
     stack::{self, Ports, Service, host_until},
 };
 
@@ -40,14 +40,8 @@ async fn converged(ports: Ports, secs: u64) -> Snapshot {
 
 /// anvil with 1 s blocks, a Lottery with account 1 as operator, host-proxy and
 /// enclave-app (operator key = account 1).
-async fn topology() -> (
-    TestChain,
-    alloy::primitives::Address,
-    Ports,
-    Service,
-    Service,
-) {
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+async fn topology() -> (Chain, alloy::primitives::Address, Ports, Service, Service) {
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     let contract = *lottery.address();
     let ports = Ports::free();
@@ -191,7 +185,7 @@ async fn tls_rpc_endpoint(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_rpc_is_checked_inside_the_enclave_against_the_configured_ca() {
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     let contract = *chain.deploy_with_operator(500).await.address();
     let (ca_pem, cert, key) = issue_localhost_cert("test RPC CA");
     let (other_ca, _, _) = issue_localhost_cert("another CA");
@@ -514,7 +508,7 @@ async fn two_upstreams_each_leave_through_their_own_egress_route() {
 
     use alloy::sol_types::SolCall;
     use tests::upstream::HostileUpstream;
-    let chain = TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = Chain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     let contract = *lottery.address();
     let first = HostileUpstream::start(&chain.endpoint()).await.unwrap();
@@ -541,7 +535,7 @@ async fn two_upstreams_each_leave_through_their_own_egress_route() {
     )
     .unwrap();
     let allowlist = allowlist.into_temp_path();
-    let mut command = std::process::Command::new(stack::workspace_binary("host-proxy"));
+    let mut command = testkit::process::workspace_command("host-proxy", &[]);
     command
         .args(["--mode", "sim", "--egress-allowlist"])
         .arg(&allowlist)

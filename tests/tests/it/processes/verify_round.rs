@@ -10,19 +10,16 @@ use alloy::primitives::{Address, B256, U256};
 use lottery_cli::audit::{self, Auditor};
 use rand::{Rng, SeedableRng};
 use tests::{
-    TestChain, milli, ok,
+    Chain, milli, ok,
     rounds::{Ending, play_round, winner_of},
-    stack,
 };
 
 /// `lottery verify-round ARGS` against `chain`: (exit code, stdout, stderr).
-fn verify_round(chain: &TestChain, contract: Address, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(stack::workspace_binary("lottery"))
+fn verify_round(chain: &Chain, contract: Address, args: &[&str]) -> (i32, String, String) {
+    let out = testkit::process::workspace_command("lottery", &[])
         .args(["--rpc-url", &chain.endpoint(), "verify-round", "--contract"])
         .arg(contract.to_string())
         .args(args)
-        .env_remove("LOTTERY_RPC_URL")
-        .env_remove("LOTTERY_CONTRACT")
         .output()
         .expect("run lottery");
     (
@@ -35,7 +32,7 @@ fn verify_round(chain: &TestChain, contract: Address, args: &[&str]) -> (i32, St
 /// Rounds 1-4: drawn, refunded for too few players, refunded by the operator (one
 /// player withdraws), refunded after the window.
 async fn four_rounds(
-    chain: &TestChain,
+    chain: &Chain,
 ) -> abi::contract::Lottery::LotteryInstance<alloy::providers::DynProvider> {
     let lottery = chain.deploy_with_operator(500).await;
     let seed = |i: u8| Seed::from_bytes(B256::repeat_byte(i));
@@ -72,7 +69,7 @@ async fn four_rounds(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn honest_rounds_of_every_ending_pass() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let lottery = four_rounds(&chain).await;
     let contract = *lottery.address();
 
@@ -145,7 +142,7 @@ async fn honest_rounds_of_every_ending_pass() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bet_list_with_one_bet_removed_fails_the_winner_check_with_both_values() {
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let lottery = four_rounds(&chain).await;
     let (auditor, _) = Auditor::load(
         chain.provider.clone(),
@@ -197,7 +194,7 @@ async fn a_bet_list_with_one_bet_removed_fails_the_winner_check_with_both_values
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_contract_the_rust_rule_and_the_typescript_rule_agree() {
     const CASES: usize = 24;
-    let chain = TestChain::start().await;
+    let chain = Chain::start().await;
     let lottery = chain.deploy_with_operator(0).await;
     let contract = *lottery.address();
     let chain_id = chain.chain_id().await;

@@ -759,7 +759,7 @@ async fn a_client_that_pauses_gets_every_event_in_order_when_it_reads_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_round_reaches_the_feed_and_the_rest_api() {
     use alloy::providers::ext::AnvilApi;
-    let chain = tests::TestChain::start_with(&["--block-time", "1"]).await;
+    let chain = tests::Chain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     let ports = stack::Ports::free();
     let mut host = stack::host_proxy(ports, &chain.endpoint(), &[]);

@@ -1,0 +1,9 @@
+//! enclave-app's and host-proxy's code run inside the test process (and the tests'
+//! own hostile JSON-RPC upstream), against anvil or over loopback sockets; no child
+//! process but anvil.
+
+mod chain_client;
+mod control_channel;
+mod hostile_upstream;
+mod operator_flow;
+mod upstream;
