@@ -1,4 +1,4 @@
-// "Check this draw": the checks `lottery verify-round` makes (abi/src/audit.rs), done
+// "Check this draw": the checks `lottery verify-round` makes (cli/src/audit.rs), done
 // in the browser from the chain alone, through the player's wallet or the site's
 // public RPC URL, never through this page's server (which is untrusted).
 

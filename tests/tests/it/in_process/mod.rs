@@ -5,5 +5,7 @@
 mod chain_client;
 mod control_channel;
 mod hostile_upstream;
+mod limits;
 mod operator_flow;
 mod upstream;
+pub(crate) mod web_api;

@@ -1,7 +1,7 @@
 //! Real child processes: enclave-app, host-proxy, `lottery` and `attest` spawned from
 //! cargo's target directory (`cargo build --workspace --bins` first), schemathesis and
-//! a headless browser. [`limits`] and [`web_api`] also hold tests against the
-//! in-process stack (`tests::stack::InProcess`) beside their multi-process ones.
+//! a headless browser. Their in-process halves are under `in_process` (`limits`,
+//! `web_api`, whose helpers `web_api` here shares).
 
 mod attest_cli;
 mod attestation_flow;
