@@ -28,7 +28,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alloy::node_bindings::{Anvil, AnvilInstance};
 use eyre::{WrapErr, bail, ensure, eyre};
 use host_proxy::egress::{EgressAllowlist, EgressForwarder, EgressRoute, EgressSettings};
 use http_body_util::{BodyExt, Full};
@@ -796,12 +795,9 @@ fn report(
 }
 
 async fn bench(plan: Plan, quick: bool) -> eyre::Result<()> {
-    let anvil: AnvilInstance = Anvil::at(tests::anvil_binary())
-        .arg("--host")
-        .arg("127.0.0.1")
-        .try_spawn()
-        .wrap_err("spawn anvil")?;
-    let anvil_port = anvil.port();
+    // The one anvil fixture; kept alive (and killed on drop) for the whole run.
+    let chain = tests::Chain::start().await;
+    let anvil_port = chain.anvil.port();
     let (sink_port, _) = sink_server().await?;
     let (echo_port, _) = echo_server().await?;
     log(&format!(
