@@ -12,7 +12,8 @@
 //!
 //! What it must not do: hold or see key material (sealed keys pass through as
 //! ciphertext), terminate the enclave's TLS, or poll the chain itself (the state it
-//! serves comes from the enclave over the control channel).
+//! serves comes from the enclave over the control channel). It links no TLS client:
+//! its sockets are `net`'s, and `rpc-transport` is not a dependency (CI checks).
 
 pub mod config;
 pub mod control;
