@@ -8,7 +8,10 @@
 #   docker buildx build -f enclave.Dockerfile --target enclave \
 #     --build-arg SOURCE_DATE_EPOCH="$(git log -1 --format=%ct)" \
 #     --build-arg ENCLAVE_RPC_URL=https://rpc.example --build-arg ENCLAVE_CONTRACT=0x... \
-#     --output type=docker,name=enclave-lottery:enclave,rewrite-timestamp=true .
+#     --output type=docker,name=enclave-lottery:enclave <context>
+#
+# where <context> is `git archive` of the commit, unpacked (scripts/build-enclave does
+# this), so no untracked or uncommitted file can reach the image.
 #
 # docker-compose.yml runs the same image with `--mode sim`.
 
