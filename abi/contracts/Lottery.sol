@@ -591,6 +591,34 @@ contract Lottery {
         }
     }
 
+    /// Most participants one `getParticipantsPage` returns: about 5,500 gas each, so a
+    /// full page stays near 5.5 million gas, a tenth of the `eth_call` cap public
+    /// nodes apply (geth's default is 50 million).
+    uint256 public constant MAX_PARTICIPANTS_PAGE = 1000;
+
+    /// Participants `offset` to `offset + limit` (exclusive, at most
+    /// `MAX_PARTICIPANTS_PAGE`) of the current round, in the order of their first bet,
+    /// and how many the round has. A page past the end is empty. Unlike
+    /// `getParticipants`, its gas does not grow with the round: a mirror reads a round of
+    /// any size page by page, each page pinned to the same block.
+    function getParticipantsPage(uint256 offset, uint256 limit)
+        external
+        view
+        returns (Participant[] memory page, uint256 total)
+    {
+        address[] storage players = _participants[currentRoundId];
+        total = players.length;
+        if (limit > MAX_PARTICIPANTS_PAGE) limit = MAX_PARTICIPANTS_PAGE;
+        uint256 end = offset >= total ? offset : offset + limit;
+        if (end > total) end = total;
+        uint256 n = end > offset ? end - offset : 0;
+        page = new Participant[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            address player = players[offset + i];
+            page[i] = Participant({player: player, amount: _stakes[player].amount});
+        }
+    }
+
     /// `player`'s accumulated stake in the current round.
     function getBetAmount(address player) external view returns (uint256) {
         PlayerStake storage s = _stakes[player];

@@ -7,10 +7,20 @@ use alloy::primitives::{Address, U256};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    state::{ChainHead, OperatorStatus, Snapshot, StateEvent},
-    views::{ConfigView, RoundView},
+    state::{
+        Activity, ChainHead, HistoryEntry, OperatorStatus, ParticipantList, Snapshot, StateEvent,
+    },
+    views::{ConfigView, ParticipantView, RoundView},
     wire::{checksummed, wei},
 };
+
+/// Top players (by stake) a feed snapshot or participant reset carries. The whole
+/// list is `/api/round/participants`, page by page.
+pub const FEED_TOP_PLAYERS: usize = 20;
+
+/// Activities a feed snapshot carries, newest first (the page shows a few dozen; the
+/// rest is `/api/activities`).
+pub const FEED_SNAPSHOT_ACTIVITIES: usize = 100;
 
 /// Every error response: `{"error": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,12 +207,15 @@ pub struct OperatorKeyResponse {
     pub operator: Address,
 }
 
-/// A message of the WebSocket feed (`/ws`). The first is always a `snapshot`; then
-/// every state change as it happens (`round_update`, `participants_update`,
+/// A message of the WebSocket feed (`/ws`). The first is always a `snapshot` (bounded:
+/// the top players, not the whole list); with `?player=ADDRESS` a `player` message
+/// with that player's stake follows it. Then every state change as it happens
+/// (`round_update`, `stake_update` (one bet: O(1) bytes whatever the round's size),
 /// `history_update`, `config_update`, `activity`, `operator_update`, `head_update`,
-/// `reorged`; each a [`StateEvent`], with `seq`), another `snapshot` whenever the
-/// state was replaced, and a `heartbeat` every few seconds. A client that sees a gap
-/// in `seq` reconnects.
+/// `reorged`; each a [`StateEvent`], with `seq`), a `participants_reset` summary
+/// when the participant list was replaced (a new round, a re-read), another
+/// `snapshot` whenever the state was replaced, and a `heartbeat` every few seconds.
+/// A client that sees a gap in `seq` reconnects.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
@@ -224,14 +237,30 @@ pub enum FeedMessage {
     rename_all_fields = "camelCase"
 )]
 pub enum FeedNotice {
-    /// The whole state.
+    /// The state, bounded.
     Snapshot {
         /// Its sequence number; the next event has `seq + 1`.
         seq: u64,
         /// Whether the enclave is connected (the state is live).
         connected: bool,
         /// The state.
-        data: Box<Snapshot>,
+        data: Box<FeedSnapshot>,
+    },
+    /// The participant list was replaced (event `seq`): its summary. A client that
+    /// shows its own stake asks `/api/round/player/{address}` again.
+    ParticipantsReset {
+        /// The event's sequence number.
+        seq: u64,
+        /// The new list, summarised.
+        data: ParticipantsSummary,
+    },
+    /// The stake of the player named in `?player=`, as of `seq` (sent once, after the
+    /// first snapshot; later changes arrive as `stake_update`s naming the player).
+    Player {
+        /// The sequence number it is current as of.
+        seq: u64,
+        /// The player's stake and chance.
+        data: PlayerView,
     },
     /// Keep-alive, with the sequence number of the state sent so far.
     Heartbeat {
@@ -240,4 +269,84 @@ pub enum FeedNotice {
         /// Whether the enclave is connected.
         connected: bool,
     },
+}
+
+/// The current round's participants in brief: counts, pot and the top players.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantsSummary {
+    /// The round the list belongs to.
+    pub round_id: u64,
+    /// Distinct players.
+    pub participant_count: u64,
+    /// The sum of all stakes, in wei.
+    #[serde(with = "wei")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub total_pot: U256,
+    /// The [`FEED_TOP_PLAYERS`] largest stakes, largest first, with win chances.
+    pub top_players: Vec<ParticipantView>,
+}
+
+impl ParticipantsSummary {
+    /// The summary of `list`: O(players × log [`FEED_TOP_PLAYERS`]).
+    pub fn of(list: &ParticipantList) -> Self {
+        Self {
+            round_id: list.round_id(),
+            participant_count: list.len() as u64,
+            total_pot: list.total(),
+            top_players: list.top(FEED_TOP_PLAYERS),
+        }
+    }
+}
+
+/// The feed's snapshot: the mirrored state with the participant list summarised and
+/// the activities cut to the newest [`FEED_SNAPSHOT_ACTIVITIES`], so that its size is
+/// bounded whatever the number of players.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct FeedSnapshot {
+    /// The contract mirrored.
+    #[serde(with = "checksummed")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub contract: Address,
+    /// Its chain.
+    pub chain_id: u64,
+    /// The latest processed block, once known.
+    pub head: Option<ChainHead>,
+    /// The contract's configuration, once read.
+    pub config: Option<ConfigView>,
+    /// The current round, once read.
+    pub round: Option<RoundView>,
+    /// The current round's participants in brief.
+    pub participants: ParticipantsSummary,
+    /// Settled rounds, newest first (bounded).
+    pub history: Vec<HistoryEntry>,
+    /// Recent contract events, newest first.
+    pub activities: Vec<Activity>,
+    /// What the operator is doing.
+    pub operator: OperatorStatus,
+}
+
+impl FeedSnapshot {
+    /// The bounded view of `snapshot`.
+    pub fn of(snapshot: &Snapshot) -> Self {
+        Self {
+            contract: snapshot.contract,
+            chain_id: snapshot.chain_id,
+            head: snapshot.head,
+            config: snapshot.config.clone(),
+            round: snapshot.round.clone(),
+            participants: ParticipantsSummary::of(&snapshot.participants),
+            history: snapshot.history.clone(),
+            activities: snapshot
+                .activities
+                .iter()
+                .take(FEED_SNAPSHOT_ACTIVITIES)
+                .cloned()
+                .collect(),
+            operator: snapshot.operator.clone(),
+        }
+    }
 }

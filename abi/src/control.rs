@@ -470,8 +470,10 @@ mod tests {
     use super::*;
     use crate::{
         contract::RefundReason,
-        state::{ChainHead, HistoryEntry, OperatorStatus, Settlement, StateChange},
-        views::ParticipantView,
+        state::{
+            ChainHead, HistoryEntry, OperatorStatus, ParticipantList, Settlement, Stake,
+            StateChange,
+        },
     };
 
     fn snapshot() -> Snapshot {
@@ -486,11 +488,14 @@ mod tests {
             }),
             config: None,
             round: None,
-            participants: vec![ParticipantView {
-                address: address!("70997970C51812dc3A010C7d01b50e0d17dc79C8"),
-                amount: U256::from(10u64).pow(U256::from(18u64)),
-                win_chance: 0.25,
-            }],
+            participants: ParticipantList::new(
+                3,
+                vec![Stake {
+                    address: address!("70997970C51812dc3A010C7d01b50e0d17dc79C8"),
+                    amount: U256::from(10u64).pow(U256::from(18u64)),
+                }],
+            )
+            .unwrap(),
             history: vec![
                 HistoryEntry {
                     round_id: 2,

@@ -26,6 +26,7 @@ pub mod contract;
 pub mod control;
 pub mod draw;
 pub mod keys;
+pub mod stakes;
 pub mod state;
 pub mod views;
 pub mod wire;

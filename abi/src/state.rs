@@ -9,9 +9,10 @@
 use alloy::primitives::{Address, B256, TxHash, U256};
 use serde::{Deserialize, Serialize};
 
+pub use crate::stakes::{DuplicateParticipant, ParticipantList, Stake, StakeDelta};
 use crate::{
     contract::RefundReason,
-    views::{ConfigView, ParticipantView, RoundView},
+    views::{ConfigView, RoundView},
     wire::{checksummed, hash, wei},
 };
 
@@ -273,16 +274,15 @@ pub enum OperatorStatus {
     },
 }
 
-/// The whole mirrored state at one sequence number.
+/// The whole mirrored state at one sequence number: what the control channel carries
+/// to host-proxy. Browsers get a bounded view of it ([`crate::api::FeedSnapshot`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {
     /// The sequence number of the last event folded into this snapshot (0 = none).
     pub seq: u64,
     /// The contract mirrored.
     #[serde(with = "checksummed")]
-    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub contract: Address,
     /// Its chain.
     pub chain_id: u64,
@@ -293,7 +293,7 @@ pub struct Snapshot {
     /// The current round, once read.
     pub round: Option<RoundView>,
     /// Participants of the current round, in order of their first bet.
-    pub participants: Vec<ParticipantView>,
+    pub participants: ParticipantList,
     /// Settled rounds, newest first (bounded).
     pub history: Vec<HistoryEntry>,
     /// Recent contract events, newest first (bounded).
@@ -314,8 +314,15 @@ pub struct Snapshot {
 pub enum StateChange {
     /// The current round changed (a new round, a bet, a state change, new times).
     RoundUpdate(RoundView),
-    /// The current round's participants changed.
-    ParticipantsUpdate(Vec<ParticipantView>),
+    /// A bet: one player's new stake, the pot and the count (O(1) bytes whatever the
+    /// round's size).
+    StakeUpdate(StakeDelta),
+    /// The participant list was replaced: a new round (empty), or a full re-read after
+    /// a start, a reorg or a mismatch. Carried whole on the control channel only; the
+    /// WebSocket feed sends a bounded summary in its place
+    /// ([`crate::api::FeedNotice::ParticipantsReset`]).
+    #[cfg_attr(feature = "schema", schemars(skip))]
+    ParticipantsReset(ParticipantList),
     /// A round was settled.
     HistoryUpdate(HistoryEntry),
     /// The configuration changed.
@@ -415,7 +422,9 @@ pub fn apply(
 /// The one definition of how a change alters the state (the sequence number aside).
 /// Returns whether anything changed; the store emits an event only then.
 ///
-/// - Head, config, round, participants and operator are replaced when different.
+/// - Head, config, round, the participant list (on a reset) and operator are replaced
+///   when different; a stake update changes one player's entry (a stake update of
+///   another round starts that round's list).
 /// - History is kept newest first by round id, one entry per round (a new entry for
 ///   a round replaces the old one), at most `limits.history` entries.
 /// - Activities are kept newest first by `(block_number, log_index)`, one entry per
@@ -429,7 +438,8 @@ pub fn apply_change(snapshot: &mut Snapshot, change: &StateChange, limits: &Stat
         StateChange::HeadUpdate(head) => replace(&mut snapshot.head, Some(*head)),
         StateChange::ConfigUpdate(config) => replace_ref(&mut snapshot.config, config),
         StateChange::RoundUpdate(round) => replace_ref(&mut snapshot.round, round),
-        StateChange::ParticipantsUpdate(list) => {
+        StateChange::StakeUpdate(delta) => snapshot.participants.apply(delta),
+        StateChange::ParticipantsReset(list) => {
             if snapshot.participants == *list {
                 return false;
             }

@@ -16,8 +16,8 @@ use std::{future::Future, time::Duration};
 
 use abi::{
     contract::{Lottery, RevertReason},
-    state::ChainHead,
-    views::{ConfigView, ParticipantView, RoundView},
+    state::{ChainHead, ParticipantList, Stake},
+    views::{ConfigView, RoundView},
 };
 
 use net::RpcUrl;
@@ -92,6 +92,17 @@ pub enum DecodeError {
     /// An enum value (a round state, a refund reason) this build does not know.
     #[error("{0}")]
     Enum(#[from] abi::contract::UnknownEnumValue),
+    /// The participant pages name a player twice.
+    #[error("{0}")]
+    DuplicateParticipant(#[from] abi::state::DuplicateParticipant),
+    /// The participant pages hold another number of players than the contract counts.
+    #[error("the participant pages hold {held} players, the contract counts {counted}")]
+    ParticipantCount {
+        /// Players in the pages.
+        held: usize,
+        /// The contract's count.
+        counted: u64,
+    },
 }
 
 impl From<alloy::sol_types::Error> for ChainError {
@@ -187,33 +198,51 @@ impl BlockClock {
     }
 }
 
-/// The pending answers of the view calls in a batch: `getConfig`, `getRound`, and
-/// `getParticipants` on a full read only.
+/// Participants one page read asks for: the contract's `MAX_PARTICIPANTS_PAGE`, about
+/// 5.5 million gas, a tenth of the `eth_call` cap common nodes apply.
+pub const PARTICIPANTS_PAGE: u64 = 1000;
+
+/// The pending answers of the view calls in a batch: `getConfig`, `getRound`, and the
+/// first `getParticipantsPage` on a full read only.
 type ViewCalls = (Waiter<Bytes>, Waiter<Bytes>, Option<Waiter<Bytes>>);
 
 /// Decodes the view answers of a batch into a [`ContractState`].
 async fn finish_view_calls(
     (config, round, participants): ViewCalls,
     block: u64,
-) -> Result<ContractState, ChainError> {
+) -> Result<(ContractState, Option<Page>), ChainError> {
     let (config, round) = tokio::try_join!(config, round).map_err(ChainError::from_rpc)?;
     let config = Lottery::getConfigCall::abi_decode_returns(&config).map_err(ChainError::from)?;
     let round = Lottery::getRoundCall::abi_decode_returns(&round).map_err(ChainError::from)?;
-    let participants = match participants {
-        Some(waiter) => {
-            let bytes = waiter.await.map_err(ChainError::from_rpc)?;
-            let list = Lottery::getParticipantsCall::abi_decode_returns(&bytes)
-                .map_err(ChainError::from)?;
-            Some(ParticipantView::list(&list))
-        }
+    let first_page = match participants {
+        Some(waiter) => Some(decode_page(&waiter.await.map_err(ChainError::from_rpc)?)?),
         None => None,
     };
-    Ok(ContractState {
-        block_number: block,
-        config: config.into(),
-        round: RoundView::try_from(round)?,
-        participants,
-    })
+    Ok((
+        ContractState {
+            block_number: block,
+            config: config.into(),
+            round: RoundView::try_from(round)?,
+            participants: None,
+        },
+        first_page,
+    ))
+}
+
+/// One page of participants and the round's count.
+type Page = (Vec<Stake>, u64);
+
+fn decode_page(bytes: &Bytes) -> Result<Page, ChainError> {
+    let page = Lottery::getParticipantsPageCall::abi_decode_returns(bytes)?;
+    let stakes = page
+        .page
+        .into_iter()
+        .map(|p| Stake {
+            address: p.player,
+            amount: p.amount,
+        })
+        .collect();
+    Ok((stakes, page.total.saturating_to()))
 }
 
 /// What one poll found.
@@ -270,10 +299,10 @@ pub struct ContractState {
     pub config: ConfigView,
     /// `getRound()`.
     pub round: RoundView,
-    /// `getParticipants()`, with win chances: on a full read only
-    /// ([`ChainClient::contract_state`]); its cost grows with the players, so the
-    /// mirror builds the list from `BetPlaced` logs instead.
-    pub participants: Option<Vec<ParticipantView>>,
+    /// The whole participant list, read page by page at the same block: on a full
+    /// read only ([`ChainClient::contract_state`]); the mirror builds the list from
+    /// `BetPlaced` logs instead.
+    pub participants: Option<ParticipantList>,
 }
 
 /// What the operator acts on, read at one block: the block and the two O(1) views.
@@ -424,7 +453,7 @@ impl ChainClient {
                 Err(e) => return Err(ChainError::from_rpc(e)),
             };
             let views = match views {
-                Some(calls) => Some(finish_view_calls(calls, head.number).await?),
+                Some(calls) => Some(finish_view_calls(calls, head.number).await?.0),
                 None => None,
             };
             Ok(Polled { head, logs, views })
@@ -515,15 +544,61 @@ impl ChainClient {
         }
     }
 
-    /// `getConfig`, `getRound` and `getParticipants` in one JSON-RPC batch pinned to
-    /// `block`, so the three answers describe the same state. `getParticipants`
-    /// costs gas in proportion to the players (about 5,500 a player), so this full
+    /// `getConfig`, `getRound` and the first `getParticipantsPage` in one JSON-RPC
+    /// batch pinned to `block`, then the remaining pages (one batch, also pinned to
+    /// `block`), so every answer describes the same state. Each page's gas is
+    /// bounded ([`PARTICIPANTS_PAGE`] players, about 5.5 million), so a round of any
+    /// size can be read; the number of calls grows with the players, so this full
     /// read is for a start, a reorg or a mismatch only, never per bet.
     ///
     /// # Errors
-    /// On RPC failure after retries, or contract data this build cannot decode.
+    /// On RPC failure after retries, contract data this build cannot decode, or a
+    /// list that names a player twice.
     pub async fn contract_state(&self, block: u64) -> Result<ContractState, ChainError> {
-        self.views_at(block, true).await
+        let (mut state, first) = self.views_at(block, true).await?;
+        let Some((mut stakes, total)) = first else {
+            return Ok(state);
+        };
+        let at = BlockId::number(block);
+        let rest: Vec<u64> = (1..total.div_ceil(PARTICIPANTS_PAGE))
+            .map(|i| i * PARTICIPANTS_PAGE)
+            .collect();
+        if !rest.is_empty() {
+            let pages = retry("participant pages", || async {
+                let mut batch = self.client.new_batch();
+                let waiters = rest
+                    .iter()
+                    .map(|&offset| {
+                        let input = Lottery::getParticipantsPageCall {
+                            offset: U256::from(offset),
+                            limit: U256::from(PARTICIPANTS_PAGE),
+                        }
+                        .abi_encode();
+                        self.add_call(&mut batch, input, at)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                batch.send().await.map_err(ChainError::from_rpc)?;
+                let mut pages = Vec::with_capacity(waiters.len());
+                for waiter in waiters {
+                    pages.push(decode_page(&waiter.await.map_err(ChainError::from_rpc)?)?);
+                }
+                Ok(pages)
+            })
+            .await?;
+            for (page, _) in pages {
+                stakes.extend(page);
+            }
+        }
+        if stakes.len() as u64 != total {
+            return Err(ChainError::Decode(DecodeError::ParticipantCount {
+                held: stakes.len(),
+                counted: total,
+            }));
+        }
+        let list = ParticipantList::new(state.round.round_id, stakes)
+            .map_err(|e| ChainError::Decode(e.into()))?;
+        state.participants = Some(list);
+        Ok(state)
     }
 
     /// `getConfig` and `getRound` pinned to `block`: O(1) in the number of players.
@@ -531,10 +606,14 @@ impl ChainClient {
     /// # Errors
     /// On RPC failure after retries, or contract data this build cannot decode.
     pub async fn round_state(&self, block: u64) -> Result<ContractState, ChainError> {
-        self.views_at(block, false).await
+        Ok(self.views_at(block, false).await?.0)
     }
 
-    async fn views_at(&self, block: u64, participants: bool) -> Result<ContractState, ChainError> {
+    async fn views_at(
+        &self,
+        block: u64,
+        participants: bool,
+    ) -> Result<(ContractState, Option<Page>), ChainError> {
         retry("contract views", || async {
             let mut batch = self.client.new_batch();
             let calls = self.add_view_calls(&mut batch, BlockId::number(block), participants)?;
@@ -544,31 +623,42 @@ impl ChainClient {
         .await
     }
 
-    /// Adds `getConfig`, `getRound` and, when `participants`, `getParticipants` at
-    /// `at` to `batch`.
+    /// Adds `getConfig`, `getRound` and, when `participants`, the first
+    /// `getParticipantsPage` at `at` to `batch`.
     fn add_view_calls(
         &self,
         batch: &mut BatchRequest<'_>,
         at: BlockId,
         participants: bool,
     ) -> Result<ViewCalls, ChainError> {
-        let mut add = |input: Vec<u8>| {
-            let tx = TransactionRequest::default()
-                .to(self.contract)
-                .input(Bytes::from(input).into());
-            batch
-                .add_call::<_, Bytes>("eth_call", &(tx, at))
-                .map_err(ChainError::from_rpc)
-        };
         Ok((
-            add(Lottery::getConfigCall {}.abi_encode())?,
-            add(Lottery::getRoundCall {}.abi_encode())?,
+            self.add_call(batch, Lottery::getConfigCall {}.abi_encode(), at)?,
+            self.add_call(batch, Lottery::getRoundCall {}.abi_encode(), at)?,
             if participants {
-                Some(add(Lottery::getParticipantsCall {}.abi_encode())?)
+                let first = Lottery::getParticipantsPageCall {
+                    offset: U256::ZERO,
+                    limit: U256::from(PARTICIPANTS_PAGE),
+                };
+                Some(self.add_call(batch, first.abi_encode(), at)?)
             } else {
                 None
             },
         ))
+    }
+
+    /// Adds an `eth_call` of the contract with `input` at `at` to `batch`.
+    fn add_call(
+        &self,
+        batch: &mut BatchRequest<'_>,
+        input: Vec<u8>,
+        at: BlockId,
+    ) -> Result<Waiter<Bytes>, ChainError> {
+        let tx = TransactionRequest::default()
+            .to(self.contract)
+            .input(Bytes::from(input).into());
+        batch
+            .add_call::<_, Bytes>("eth_call", &(tx, at))
+            .map_err(ChainError::from_rpc)
     }
 }
 

@@ -6,9 +6,10 @@
 //! when the slow reconciliation is due); the views are read at the new block (one
 //! more batched request) only when logs arrived. The cost per block does not grow
 //! with the number of players: the participant list is built from `BetPlaced` logs
-//! ([`crate::participants`]) and only checked against the round's totals; the full
-//! list (`getParticipants`, whose gas grows with the players) is read only when the
-//! two disagree, and a failure of that read never stops the mirror.
+//! ([`crate::participants`]), each bet reaching the store as one O(1) delta, and is
+//! only checked against the round's totals; the full list is read (page by page,
+//! each page's gas bounded) only when the two disagree, and a failure of that read
+//! never stops the mirror.
 //!
 //! Reorgs: the hashes of the blocks the mirror processed are remembered. A new head
 //! whose parent is not the block we saw at that height, a head at or below the last
@@ -305,8 +306,10 @@ impl Mirror {
     }
 
     fn set_views(&mut self, state: ContractState) {
-        if let Some(list) = &state.participants {
-            self.participants.replace(state.round.round_id, list);
+        if let Some(list) = state.participants
+            && let Some(change) = self.participants.replace(list)
+        {
+            self.store.update_participants(change);
         }
         self.store.set_config(state.config);
         self.store.set_round(state.round);
@@ -316,35 +319,39 @@ impl Mirror {
 
     /// Checks the log-built participant list against the round's totals just read;
     /// when they disagree (the round began before the look-back, a reorg, a missed
-    /// log) reads the full list at `block`. That read's gas grows with the players,
-    /// so it may fail on a node that caps `eth_call` gas: the mirror then keeps the
-    /// list it has and goes on (it is checked again at the next reconciliation).
-    /// Publishes the list when it changed.
+    /// log) reads the full list at `block`, page by page (each page's gas bounded). A
+    /// failed read leaves the list as it is and is retried at the next
+    /// reconciliation, not at every bet. Each bet already reached the store as a
+    /// delta ([`Self::apply_logs`]); only a reset of the list is published here.
     async fn sync_participants(&mut self, block: u64) {
         let retry_due = self
             .full_read_failed
             .is_none_or(|at| at.elapsed() >= self.settings.reconcile_interval);
-        if std::mem::take(&mut self.check_participants)
-            && let Some(round) = self.store.round()
-            && !self.participants.agrees_with(&round)
-            && retry_due
-        {
-            match self.chain.contract_state(block).await {
-                Ok(full) => {
-                    self.full_read_failed = None;
-                    info!(target: "mirror", round_id = full.round.round_id, participants = full.round.participant_count, block, "participant list read in full");
-                    if let Some(list) = &full.participants {
-                        self.participants.replace(full.round.round_id, list);
-                    }
-                }
-                Err(e) => {
-                    self.full_read_failed = Some(Instant::now());
-                    warn!(target: "mirror", round_id = round.round_id, block, error = %e, "the full participant list could not be read; keeping the one built from logs");
+        if !std::mem::take(&mut self.check_participants) {
+            return;
+        }
+        let Some(round) = self.store.round() else {
+            return;
+        };
+        let (agrees, reset) = self.participants.check(&round);
+        if let Some(change) = reset {
+            self.store.update_participants(change);
+        }
+        if agrees || !retry_due {
+            return;
+        }
+        match self.chain.contract_state(block).await {
+            Ok(full) => {
+                self.full_read_failed = None;
+                info!(target: "mirror", round_id = full.round.round_id, participants = full.round.participant_count, block, "participant list read in full");
+                if let Some(change) = full.participants.and_then(|l| self.participants.replace(l)) {
+                    self.store.update_participants(change);
                 }
             }
-        }
-        if let Some(list) = self.participants.take_update() {
-            self.store.set_participants(list);
+            Err(e) => {
+                self.full_read_failed = Some(Instant::now());
+                warn!(target: "mirror", round_id = round.round_id, block, error = %e, "the full participant list could not be read; keeping the one built from logs");
+            }
         }
     }
 
@@ -366,9 +373,13 @@ impl Mirror {
                     continue;
                 }
             };
-            if let Lottery::LotteryEvents::BetPlaced(bet) = &event {
-                self.participants
-                    .bet(bet.roundId.saturating_to(), bet.player, bet.newTotal);
+            if let Lottery::LotteryEvents::BetPlaced(bet) = &event
+                && let Some(change) =
+                    self.participants
+                        .bet(bet.roundId.saturating_to(), bet.player, bet.newTotal)
+            {
+                // At once, as the log arrives: one O(1) event per bet.
+                self.store.update_participants(change);
             }
             let Some((round_id, kind)) = activity_of(&event) else {
                 continue;

@@ -26,8 +26,10 @@ use abi::{
         Activity, ChainHead, HistoryEntry, OperatorStatus, Snapshot, StateChange, StateEvent,
         StateLimits, apply_change,
     },
-    views::{ConfigView, ParticipantView, RoundView},
+    views::{ConfigView, RoundView},
 };
+
+use crate::participants::ParticipantChange;
 use alloy::primitives::Address;
 use tokio::sync::broadcast;
 
@@ -90,7 +92,7 @@ impl Store {
             head: None,
             config: None,
             round: None,
-            participants: Vec::new(),
+            participants: abi::state::ParticipantList::default(),
             history: Vec::new(),
             activities: Vec::new(),
             operator: OperatorStatus::Starting,
@@ -147,11 +149,11 @@ impl Store {
         self.commit(StateChange::RoundUpdate(round));
     }
 
-    /// The current round's participants, in order of their first bet, with win
-    /// chances computed by the caller from the same pot as the round it set. Emits
-    /// `ParticipantsUpdate` only when the list changed.
-    pub fn set_participants(&self, list: Vec<ParticipantView>) {
-        self.commit(StateChange::ParticipantsUpdate(list));
+    /// A change to the current round's participants: one bet (`StakeUpdate`, O(1)
+    /// bytes) or the whole list replaced (`ParticipantsReset`). Emits nothing when it
+    /// changes nothing.
+    pub fn update_participants(&self, change: ParticipantChange) {
+        self.commit(change.into());
     }
 
     /// A settled round. Kept newest first by round id; an entry for a round already
@@ -332,17 +334,24 @@ mod tests {
         }
     }
 
-    fn participants(amounts: &[u64]) -> Vec<ParticipantView> {
-        let total: u64 = amounts.iter().sum();
-        amounts
+    fn participants(amounts: &[u64]) -> ParticipantChange {
+        let stakes = amounts
             .iter()
             .zip(1u8..)
-            .map(|(a, i)| ParticipantView {
+            .map(|(a, i)| abi::state::Stake {
                 address: Address::repeat_byte(i),
                 amount: U256::from(*a),
-                win_chance: abi::views::chance(U256::from(*a), U256::from(total)),
             })
-            .collect()
+            .collect();
+        ParticipantChange::Reset(abi::state::ParticipantList::new(1, stakes).unwrap())
+    }
+
+    fn bet(player: u8, stake: u64) -> ParticipantChange {
+        let mut list = abi::state::ParticipantList::empty(1);
+        let delta = list
+            .bet(1, Address::repeat_byte(player), U256::from(stake))
+            .unwrap();
+        ParticipantChange::Stake(delta)
     }
 
     fn drain(rx: &mut broadcast::Receiver<StateEvent>) -> Vec<StateEvent> {
@@ -395,8 +404,8 @@ mod tests {
         s.set_config(config(2));
         s.set_round(round(1, 10));
         s.set_round(round(1, 10));
-        s.set_participants(participants(&[10]));
-        s.set_participants(participants(&[10]));
+        s.update_participants(participants(&[10]));
+        s.update_participants(participants(&[10]));
         s.set_operator(OperatorStatus::Idle);
         s.set_operator(OperatorStatus::Idle);
         s.push_history(entry(1, 5));
@@ -418,7 +427,7 @@ mod tests {
 
         // A real change emits again, with the next number.
         s.set_round(round(1, 20));
-        s.set_participants(participants(&[10, 10]));
+        s.update_participants(participants(&[10, 10]));
         let events = drain(&mut rx);
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].seq, 8);
@@ -446,7 +455,10 @@ mod tests {
         assert_eq!(mirror.seq, 4);
 
         s.set_round(round(2, 10));
-        s.set_participants(participants(&[10]));
+        s.update_participants(participants(&[10]));
+        s.update_participants(bet(2, 5)); // a new player: a delta
+        s.update_participants(bet(1, 25)); // a top-up
+        s.update_participants(bet(1, 25)); // the same bet again: no change
         s.set_round(round(2, 10)); // no change
         s.set_operator(OperatorStatus::WaitingForDrawWindow {
             round_id: 2,

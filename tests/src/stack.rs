@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use abi::state::Snapshot;
+use abi::{api::FeedSnapshot, state::Snapshot};
 
 use alloy::primitives::Address;
 use host_proxy::{control, state::HostState};
@@ -422,7 +422,15 @@ pub async fn try_get_json(
 ///
 /// # Panics
 /// When the feed's first message is neither a snapshot nor a heartbeat.
-pub async fn host_snapshot(web_port: u16) -> Option<Snapshot> {
+pub async fn host_snapshot(web_port: u16) -> Option<FeedSnapshot> {
+    host_feed_snapshot(web_port).await.map(|(_, s)| s)
+}
+
+/// The same with the sequence number the feed sent it at.
+///
+/// # Panics
+/// When the feed's first message is neither a snapshot nor a heartbeat.
+pub async fn host_feed_snapshot(web_port: u16) -> Option<(u64, FeedSnapshot)> {
     use futures_util::StreamExt;
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{web_port}/ws"))
         .await
@@ -433,8 +441,9 @@ pub async fn host_snapshot(web_port: u16) -> Option<Snapshot> {
         .ok()?;
     let text = first.into_text().expect("a text message");
     match serde_json::from_str::<abi::api::FeedNotice>(&text).expect("a feed notice") {
-        abi::api::FeedNotice::Snapshot { data, .. } => Some(*data),
+        abi::api::FeedNotice::Snapshot { seq, data, .. } => Some((seq, *data)),
         abi::api::FeedNotice::Heartbeat { .. } => None,
+        other => panic!("the feed's first message is {other:?}"),
     }
 }
 
@@ -446,8 +455,8 @@ pub async fn host_until(
     web: u16,
     secs: u64,
     what: &str,
-    check: impl Fn(&Snapshot) -> bool,
-) -> Snapshot {
+    check: impl Fn(&FeedSnapshot) -> bool,
+) -> FeedSnapshot {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         if let Some(snapshot) = host_snapshot(web).await

@@ -26,7 +26,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use abi::api::FeedNotice;
+use abi::{
+    api::{FeedNotice, FeedSnapshot, ParticipantsSummary},
+    state::{StateChange, StateEvent},
+};
+use alloy::primitives::Address;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use futures_util::{Sink, SinkExt, Stream};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, broadcast};
@@ -327,7 +331,7 @@ impl Feed {
             let outgoing = tokio::select! {
                 () = self.shutdown.cancelled() => return,
                 update = updates.recv() => match update {
-                    Ok(Update::Event(event)) => match serde_json::to_string(&event) {
+                    Ok(Update::Event(event)) => match event_text(&event) {
                         Ok(text) => Outgoing::Event { seq: event.seq, text: text.into() },
                         Err(e) => {
                             warn!(target: "host_proxy::feed", error = %e, "cannot serialize an event");
@@ -439,7 +443,7 @@ impl Feed {
         let notice = FeedNotice::Snapshot {
             seq: snapshot.seq,
             connected,
-            data: Box::new(abi::state::Snapshot::clone(&snapshot)),
+            data: Box::new(FeedSnapshot::of(&snapshot)),
         };
         let text: Utf8Bytes = serde_json::to_string(&notice).ok()?.into();
         if connected {
@@ -462,17 +466,33 @@ impl Feed {
         })
     }
 
-    /// Serves one client until it leaves, falls behind, or shutdown.
-    pub async fn serve(self, socket: WebSocket, permit: OwnedSemaphorePermit) {
+    /// `player`'s stake as a feed message, as of the state's current `seq`.
+    fn player_text(&self, player: Address) -> Option<Utf8Bytes> {
+        let snapshot = self.host.snapshot()?;
+        let notice = FeedNotice::Player {
+            seq: snapshot.seq,
+            data: super::rest::player_view(&snapshot, player),
+        };
+        serde_json::to_string(&notice).ok().map(Into::into)
+    }
+
+    /// Serves one client until it leaves, falls behind, or shutdown. With `player`,
+    /// that player's stake follows the first snapshot.
+    pub async fn serve(
+        self,
+        socket: WebSocket,
+        permit: OwnedSemaphorePermit,
+        player: Option<Address>,
+    ) {
         metrics::gauge!("ws_clients").increment(1.0);
-        let reason = self.client(socket).await;
+        let reason = self.client(socket, player).await;
         metrics::gauge!("ws_clients").decrement(1.0);
         metrics::counter!("ws_disconnects_total", "reason" => reason).increment(1);
         debug!(target: "host_proxy::feed", reason, "WebSocket client left");
         drop(permit);
     }
 
-    async fn client(&self, socket: WebSocket) -> &'static str {
+    async fn client(&self, socket: WebSocket, player: Option<Address>) -> &'static str {
         let wakeup = Arc::new(Wakeup::default());
         let client = Arc::new(Client {
             conn: Mutex::new(Conn::new(socket)),
@@ -492,8 +512,14 @@ impl Feed {
                 return "internal";
             };
             conn.last = seq;
-            let written = conn.push(text, &mut Context::from_waker(&client.waker));
-            self.sent.increment(written.sent);
+            let mut cx = Context::from_waker(&client.waker);
+            let mut written = conn.push(text, &mut cx).sent;
+            // Read under the same lock as the snapshot's seq: a bet after it arrives
+            // as a stake update (the shard cannot write in between).
+            if let Some(text) = player.and_then(|p| self.player_text(p)) {
+                written += conn.push(text, &mut cx).sent;
+            }
+            self.sent.increment(written);
         }
         // Made once: a fresh `cancelled()` per wake-up would join and leave the
         // token's waiter list (a shared lock) every time.
@@ -545,6 +571,21 @@ impl Feed {
                 () = timed_out => {}
             }
         }
+    }
+}
+
+/// An event as the feed sends it: as it is, but a participant list replaced (whole on
+/// the control channel) goes as its bounded summary, so no feed message grows with the
+/// number of players.
+fn event_text(event: &StateEvent) -> serde_json::Result<String> {
+    match &event.change {
+        StateChange::ParticipantsReset(list) => {
+            serde_json::to_string(&FeedNotice::ParticipantsReset {
+                seq: event.seq,
+                data: ParticipantsSummary::of(list),
+            })
+        }
+        _ => serde_json::to_string(event),
     }
 }
 

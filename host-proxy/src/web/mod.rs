@@ -311,11 +311,28 @@ async fn api_not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!("no such API path: {}", uri.path()))
 }
 
+/// `/ws`'s query.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+struct FeedQuery {
+    /// A player whose stake the feed sends after its first snapshot (a `player`
+    /// message): 0x and 40 hex digits (a mixed-case address must carry a valid EIP-55
+    /// checksum).
+    #[serde(default)]
+    #[schemars(regex(pattern = rest::ADDRESS_PATTERN), length(min = rest::ADDRESS_CHARS, max = rest::ADDRESS_CHARS))]
+    player: Option<String>,
+}
+
 async fn websocket(
     State(state): State<AppState>,
     Client(client): Client,
+    extract::ApiQuery(query): extract::ApiQuery<FeedQuery>,
     ApiUpgrade(upgrade): ApiUpgrade,
 ) -> Result<axum::response::Response, ApiError> {
+    let player = query
+        .player
+        .as_deref()
+        .map(rest::parse_address)
+        .transpose()?;
     // A full server first (503), then this client's share of it (429).
     let Some(permit) = state.feed.admit() else {
         ::metrics::counter!("ws_rejected_total").increment(1);
@@ -333,7 +350,7 @@ async fn websocket(
         // memset per event. Clients only send close frames and pings.
         .read_buffer_size(feed::CLIENT_READ_BUFFER_BYTES)
         .on_upgrade(move |socket| async move {
-            state.feed.serve(socket, permit).await;
+            state.feed.serve(socket, permit, player).await;
             drop(slot);
         })
         .into_response())

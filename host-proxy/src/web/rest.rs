@@ -17,7 +17,7 @@ use aide::{
     generate::GenContext,
     openapi::{Operation, Response as DocResponse},
 };
-use alloy::primitives::{Address, U256};
+use alloy::primitives::Address;
 use axum::{Extension, Json, extract::State, http::StatusCode, response::IntoResponse};
 use base64::Engine;
 use schemars::JsonSchema;
@@ -168,14 +168,7 @@ pub(super) async fn participants(
     };
     let offset = usize::try_from(query.offset.unwrap_or(0)).unwrap_or(usize::MAX);
     let s = snapshot(&state)?;
-    Ok(Json(
-        s.participants
-            .iter()
-            .skip(offset)
-            .take(limit)
-            .cloned()
-            .collect(),
-    ))
+    Ok(Json(s.participants.page(offset, limit)))
 }
 
 /// What `/api/round/player/{address}` accepts (besides mixed case with a valid
@@ -200,26 +193,23 @@ pub(super) async fn player(
 ) -> Result<Json<PlayerView>, ApiError> {
     let parsed = parse_address(&address)?;
     let s = snapshot(&state)?;
-    let total = s
-        .participants
-        .iter()
-        .fold(U256::ZERO, |acc, p| acc + p.amount);
-    let amount = s
-        .participants
-        .iter()
-        .find(|p| p.address == parsed)
-        .map_or(U256::ZERO, |p| p.amount);
-    Ok(Json(PlayerView {
-        address: parsed,
+    Ok(Json(player_view(&s, parsed)))
+}
+
+/// `player`'s stake in the mirrored round: an O(1) lookup.
+pub(super) fn player_view(s: &Snapshot, player: Address) -> PlayerView {
+    let amount = s.participants.stake_of(&player);
+    PlayerView {
+        address: player,
         round_id: s.round.as_ref().map(|r| r.round_id),
         amount,
-        win_chance: chance(amount, total),
-    }))
+        win_chance: chance(amount, s.participants.total()),
+    }
 }
 
 /// An address from a path: 0x and 40 hex digits; a mixed-case one must carry a valid
 /// EIP-55 checksum (a typo in a checksummed address is caught, not looked up).
-fn parse_address(text: &str) -> Result<Address, ApiError> {
+pub(super) fn parse_address(text: &str) -> Result<Address, ApiError> {
     let invalid = |why: &str| {
         ApiError::bad_request(format!(
             "{:?} is not an Ethereum address: {why}",

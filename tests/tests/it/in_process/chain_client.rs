@@ -60,12 +60,12 @@ async fn views_are_read_together_at_one_block() {
     let state = c.contract_state(now.number).await.unwrap();
     assert_eq!(state.round.state, RoundState::Betting);
     assert_eq!(state.round.total_pot, milli(40));
-    let participants = state
-        .participants
-        .as_deref()
-        .expect("a full read has the list");
+    let participants = state.participants.expect("a full read has the list");
     assert_eq!(participants.len(), 2);
-    assert!((participants[1].win_chance - 0.75).abs() < 1e-9);
+    assert_eq!(participants.round_id(), state.round.round_id);
+    let second = participants.view(&participants.stakes()[1]);
+    assert_eq!(second.address, chain.player(1));
+    assert!((second.win_chance - 0.75).abs() < 1e-9);
     assert_eq!(state.config.operator, Some(chain.operator()));
 
     // Pinned to an older block, the same call shows the older state.

@@ -425,8 +425,9 @@ async fn the_feed_sends_a_snapshot_then_every_change() {
         panic!("the first message is not a snapshot")
     };
     assert!(connected);
-    assert_eq!(data.seq, seq);
-    assert_eq!(*data, stack.store.snapshot());
+    let state = stack.store.snapshot();
+    assert_eq!(state.seq, seq);
+    assert_eq!(*data, abi::api::FeedSnapshot::of(&state));
 
     stack.store.set_head(head(1));
     stack.store.set_operator(OperatorStatus::Idle);
@@ -596,12 +597,12 @@ async fn slow_and_abusive_clients_are_dropped_without_hurting_the_others() {
     );
 
     // A flood of events, far beyond one client's backlog and the socket buffers
-    // (each carries 50 participants, ~6 KB): the good client reads them all, in
-    // order; the idle one falls behind.
+    // (each ~6 KB): the good client reads them all, in order; the idle one falls
+    // behind.
     let flood = 3 * host_proxy::web::feed::CLIENT_BACKLOG as u64;
     let pump = {
         let store = stack.store.clone();
-        tokio::spawn(async move { pump_participants(&store, flood, 50).await })
+        tokio::spawn(async move { pump_large_events(&store, flood, 6_000).await })
     };
     loop {
         match next(&mut good).await {
@@ -611,6 +612,7 @@ async fn slow_and_abusive_clients_are_dropped_without_hurting_the_others() {
             }
             FeedMessage::Notice(FeedNotice::Snapshot { seq: s, .. }) => seq = s,
             FeedMessage::Notice(FeedNotice::Heartbeat { .. }) => {}
+            FeedMessage::Notice(notice) => panic!("unexpected {notice:?}"),
         }
         if pump.is_finished() && seq == stack.store.seq() {
             break;
@@ -664,18 +666,18 @@ async fn slow_and_abusive_clients_are_dropped_without_hurting_the_others() {
     }
 }
 
-/// `events` participant lists of `size` entries (about 110 bytes each), one event per
-/// list.
-pub(crate) async fn pump_participants(store: &enclave_app::store::Store, events: u64, size: u64) {
+/// `events` feed events of about `bytes` each: operator errors with long reasons (no
+/// feed message about the participants grows with their number any more, so the
+/// bulk has to come from somewhere else), each different from the last.
+pub(crate) async fn pump_large_events(
+    store: &enclave_app::store::Store,
+    events: u64,
+    bytes: usize,
+) {
     for n in 1..=events {
-        let list = (0..size)
-            .map(|i| abi::views::ParticipantView {
-                address: alloy::primitives::Address::left_padding_from(&i.to_be_bytes()),
-                amount: alloy::primitives::U256::from(n * 1000 + i),
-                win_chance: 0.02,
-            })
-            .collect();
-        store.set_participants(list);
+        let mut reason = format!("error {n}: ");
+        reason.extend(std::iter::repeat_n('x', bytes.saturating_sub(reason.len())));
+        store.set_operator(OperatorStatus::Error { reason });
         if n % 16 == 0 {
             tokio::task::yield_now().await;
         }
@@ -729,7 +731,7 @@ async fn a_client_that_pauses_gets_every_event_in_order_when_it_reads_again() {
             }
         }));
     }
-    pump_participants(&stack.store, events, 150).await;
+    pump_large_events(&stack.store, events, 16_500).await;
     assert_eq!(stack.store.seq(), last);
     let mut witnesses = futures_util::future::try_join_all(witnesses).await.unwrap();
     while seq < last {

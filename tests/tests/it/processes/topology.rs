@@ -19,16 +19,18 @@ use tests::{
 const UNREACHABLE_RPC: &str = "http://chain.invalid:8545";
 
 /// Waits until host-proxy holds exactly the enclave's state (same sequence number,
-/// same content), as the enclave serves it to a second control client.
+/// same content as its feed shows it), as the enclave serves it to a second control
+/// client; returns the enclave's.
 async fn converged(ports: Ports, secs: u64) -> Snapshot {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let enclave =
             stack::enclave_snapshot(ports.control_endpoint(), Duration::from_secs(10)).await;
-        if let Some(host) = stack::host_snapshot(ports.web).await
-            && host == enclave
+        if let Some((seq, host)) = stack::host_feed_snapshot(ports.web).await
+            && seq == enclave.seq
+            && host == abi::api::FeedSnapshot::of(&enclave)
         {
-            return host;
+            return enclave;
         }
         assert!(
             Instant::now() < deadline,
@@ -74,7 +76,7 @@ async fn a_round_runs_end_to_end_through_the_forwarder() {
         .await;
     }
     let snapshot = host_until(ports.web, 10, "two participants", |s| {
-        s.participants.len() == 2
+        s.participants.participant_count == 2
     })
     .await;
     let round = snapshot.round.unwrap();
@@ -288,7 +290,7 @@ async fn host_proxy_restarts_mid_round_and_everything_converges() {
         .await;
     }
     let round = host_until(ports.web, 10, "three participants", |s| {
-        s.participants.len() == 3
+        s.participants.participant_count == 3
     })
     .await
     .round
@@ -459,7 +461,10 @@ async fn malformed_input_on_every_port_closes_only_that_connection() {
     assert_eq!(code, 200);
     let lottery = abi::contract::Lottery::new(contract, chain.provider.clone());
     ok(lottery.placeBet().from(chain.player(0)).value(milli(10))).await;
-    host_until(ports.web, 10, "the bet", |s| s.participants.len() == 1).await;
+    host_until(ports.web, 10, "the bet", |s| {
+        s.participants.participant_count == 1
+    })
+    .await;
     converged(ports, 20).await;
     drop(host);
 }

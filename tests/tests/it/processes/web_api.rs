@@ -61,12 +61,18 @@ async fn a_real_round_reaches_the_feed_and_the_rest_api() {
             .value(tests::milli(30)),
     )
     .await;
-    // Both bets arrive on the feed as participant updates ...
+    // Both bets arrive on the feed as stake updates: one player, the pot and the
+    // count, a few hundred bytes (not the list) ...
     loop {
         if let FeedMessage::Event(event) = next(&mut ws).await
-            && let StateChange::ParticipantsUpdate(list) = event.change
-            && list.len() == 2
+            && let StateChange::StakeUpdate(delta) = &event.change
+            && delta.participant_count == 2
         {
+            assert_eq!(delta.player, chain.player(1));
+            assert_eq!(delta.stake, tests::milli(30));
+            assert_eq!(delta.total_pot, tests::milli(40));
+            let bytes = serde_json::to_string(&event).unwrap().len();
+            assert!(bytes < 512, "a stake update of {bytes} bytes");
             break;
         }
     }
