@@ -420,16 +420,18 @@ async fn the_core_recovers_from_a_node_outage_without_missing_or_repeating_anyth
     drop(core);
 }
 
-/// Sybil players: 300 bets from 300 fresh addresses. The mirror builds the
-/// participant list from the bets' logs and checks it against the round's totals: it
-/// never asks for `getParticipants` (whose gas grows with the players, about 5,500 a
-/// player, so a per-bet read fails on capped nodes from about 9,000 players), yet it
-/// holds exactly the contract's list, in order.
+/// Sybil players: a round of 2,000 fresh addresses (every tenth betting twice). The
+/// mirror builds the participant list from the bets' logs and checks it against the
+/// round's totals: it never reads the list from the contract (`getParticipants` or
+/// its pages, whose gas grows with the players, about 5,500 a player, so a per-bet
+/// read fails on capped nodes from about 9,000 players), yet it holds exactly the
+/// contract's list, in order, and the round is drawn with the winner the published
+/// rule picks from the bets.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_participant_list_comes_from_logs_not_from_a_per_bet_view() {
-    use alloy::sol_types::SolCall;
+async fn a_round_of_2000_players_settles_from_logs_without_a_per_bet_list_read() {
+    use alloy::sol_types::{SolCall, SolEvent};
     use tests::{enclave_core::CoreOptions, upstream::HostileUpstream};
-    const PLAYERS: u64 = 300;
+    const PLAYERS: u64 = 2000;
     let chain = Chain::start_with(&["--block-time", "1"]).await;
     let lottery = chain.deploy_with_operator(500).await;
     ok(lottery
@@ -459,25 +461,62 @@ async fn the_participant_list_comes_from_logs_not_from_a_per_bet_view() {
         .await
         .unwrap();
     let raw = abi::contract::Lottery::new(*lottery.address(), chain.raw.clone());
-    for i in 0..PLAYERS {
-        let player = Address::left_padding_from(&(0x5eed_0000 + i).to_be_bytes());
-        chain
-            .raw
-            .anvil_set_balance(player, milli(1000))
-            .await
-            .unwrap();
-        let amount = milli(1) + U256::from(i);
-        // Every tenth player bets twice: a top-up changes a stake, not the order.
-        let bets = if i % 10 == 0 { 2 } else { 1 };
-        for _ in 0..bets {
-            let _pending = raw
-                .placeBet()
-                .from(player)
-                .value(amount)
-                .gas(400_000)
-                .send()
-                .await
-                .unwrap();
+    // Fresh addresses, a few in flight at once, in waves of about a block's worth
+    // (anvil's interval miner was seen to drop part of a pool several blocks deep);
+    // each player's bets carry explicit nonces (the node would give two quick sends
+    // from one account the same one).
+    use futures_util::StreamExt;
+    const WAVE: u64 = 200;
+    for wave in 0..PLAYERS.div_ceil(WAVE) {
+        let players = wave * WAVE..((wave + 1) * WAVE).min(PLAYERS);
+        let mined = players.end;
+        futures_util::stream::iter(players)
+            .map(|i| {
+                let (chain, raw) = (&chain, &raw);
+                async move {
+                    let player = Address::left_padding_from(&(0x5eed_0000 + i).to_be_bytes());
+                    chain
+                        .raw
+                        .anvil_set_balance(player, milli(1000))
+                        .await
+                        .unwrap();
+                    let amount = milli(1) + U256::from(i);
+                    // Every tenth player bets twice: a top-up changes a stake, not the
+                    // order.
+                    let bets = if i % 10 == 0 { 2 } else { 1 };
+                    for nonce in 0..bets {
+                        let _pending = raw
+                            .placeBet()
+                            .from(player)
+                            .value(amount)
+                            .nonce(nonce)
+                            .gas(400_000)
+                            .send()
+                            .await
+                            .unwrap();
+                    }
+                }
+            })
+            .buffer_unordered(16)
+            .for_each(|()| async {})
+            .await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let round = lottery.getRound().call().await.unwrap();
+            // Top-ups included.
+            let pot = (0..mined).fold(U256::ZERO, |pot, i| {
+                let bets = if i % 10 == 0 { 2u64 } else { 1 };
+                pot + (milli(1) + U256::from(i)) * U256::from(bets)
+            });
+            if round.participantCount == U256::from(mined) && round.totalPot == pot {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "only {} of {mined} players on chain",
+                round.participantCount
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
     let held = eventually(60, "every player in the store", || {
@@ -501,7 +540,11 @@ async fn the_participant_list_comes_from_logs_not_from_a_per_bet_view() {
             .collect::<Vec<_>>()
     );
     let total: f64 = held.page(0, held.len()).iter().map(|p| p.win_chance).sum();
-    assert!((total - 1.0).abs() < 1e-6, "chances sum to {total}");
+    // Each chance is truncated to parts per billion: the sum is short by at most
+    // one ppb a player.
+    #[allow(clippy::cast_precision_loss)]
+    let slack = (PLAYERS + 1) as f64 * 1e-9;
+    assert!((total - 1.0).abs() <= slack, "chances sum to {total}");
     let full_reads = upstream
         .calls()
         .iter()
@@ -513,4 +556,141 @@ async fn the_participant_list_comes_from_logs_not_from_a_per_bet_view() {
         })
         .count();
     assert_eq!(full_reads, 0, "the mirror read the O(players) view");
+
+    // The draw: in the window, with the winner the rule picks from the bets.
+    let round = store.round().unwrap();
+    let now = chain.now().await;
+    chain
+        .provider
+        .anvil_increase_time(round.min_draw_time - now - 2)
+        .await
+        .unwrap();
+    let entry = eventually(60, "the draw in the history", || {
+        store.snapshot().history.first().cloned()
+    })
+    .await;
+    let Settlement::Completed { winner, seed, .. } = entry.settlement else {
+        panic!("{entry:?}")
+    };
+    assert_eq!((entry.round_id, entry.participant_count), (1, PLAYERS));
+    let logs = chain
+        .provider
+        .get_logs(
+            &alloy::rpc::types::Filter::new()
+                .address(*lottery.address())
+                .event_signature(abi::contract::Lottery::BetPlaced::SIGNATURE_HASH)
+                .from_block(0),
+        )
+        .await
+        .unwrap();
+    let bets: Vec<(Address, U256)> = logs
+        .iter()
+        .map(|l| {
+            let bet = abi::contract::Lottery::BetPlaced::decode_log(&l.inner).unwrap();
+            (bet.player, bet.amount)
+        })
+        .collect();
+    assert_eq!(bets.len() as u64, PLAYERS + PLAYERS / 10);
+    assert_eq!(abi::draw::winner(&bets, seed), Some(winner));
+    let settled = lottery.getRoundById(U256::from(1)).call().await.unwrap();
+    assert_eq!(settled.winner, winner);
+    // The next round opened empty, as a reset, not as 2,000 removals.
+    eventually(30, "round 2 in the store", || {
+        let s = store.snapshot();
+        (s.participants.round_id() == 2 && s.participants.is_empty()).then_some(())
+    })
+    .await;
+}
+
+/// A reorg with deltas: three bets, the last one's block replaced by another player's
+/// bet. The store ends with exactly the chain's list, a subscriber folding the events
+/// (stake updates and resets) ends with the store's state, and no event ever showed
+/// a half-rebuilt list (the dropped bet and its replacement at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reorg_rolls_the_participant_deltas_back_for_every_subscriber() {
+    use abi::state::{StateChange, apply};
+    let chain = Chain::start().await; // automine: one block per transaction
+    let lottery = chain.deploy_with_operator(500).await;
+    let core = start_core(&chain, *lottery.address()).await;
+    let store = core.store.clone();
+    eventually(10, "round 1's commitment", || {
+        store.round().filter(|r| r.seed_commitment.is_some())
+    })
+    .await;
+    let (mut folded, mut events) = store.subscribe();
+    for (i, amount) in [(0, 10), (1, 20), (2, 30)] {
+        ok(lottery
+            .placeBet()
+            .from(chain.player(i))
+            .value(milli(amount)))
+        .await;
+    }
+    eventually(10, "three participants", || {
+        (store.snapshot().participants.len() == 3).then_some(())
+    })
+    .await;
+    // Drop the last bet's block, then a fourth player bets in the new chain.
+    chain
+        .provider
+        .anvil_reorg(alloy::rpc::types::anvil::ReorgOptions {
+            depth: 1,
+            tx_block_pairs: vec![],
+        })
+        .await
+        .unwrap();
+    ok(lottery.placeBet().from(chain.player(3)).value(milli(40))).await;
+    let expected: Vec<(Address, U256)> = vec![
+        (chain.player(0), milli(10)),
+        (chain.player(1), milli(20)),
+        (chain.player(3), milli(40)),
+    ];
+    let stakes = |list: &abi::state::ParticipantList| {
+        list.stakes()
+            .iter()
+            .map(|s| (s.address, s.amount))
+            .collect::<Vec<_>>()
+    };
+    eventually(20, "the chain's list in the store", || {
+        (stakes(&store.snapshot().participants) == expected).then_some(())
+    })
+    .await;
+    let on_chain: Vec<(Address, U256)> = lottery
+        .getParticipants()
+        .call()
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| (p.player, p.amount))
+        .collect();
+    assert_eq!(on_chain, expected);
+    // Fold everything the store published since the subscription.
+    let (mut deltas, mut resets, mut reorged) = (0, 0, false);
+    while let Ok(event) = events.try_recv() {
+        match &event.change {
+            StateChange::StakeUpdate(_) => deltas += 1,
+            StateChange::ParticipantsReset(_) => resets += 1,
+            StateChange::Reorged { .. } => reorged = true,
+            _ => {}
+        }
+        apply(&mut folded, &event, &store.limits()).unwrap();
+        let held: Vec<Address> = folded
+            .participants
+            .stakes()
+            .iter()
+            .map(|s| s.address)
+            .collect();
+        assert!(
+            !(held.contains(&chain.player(2)) && held.contains(&chain.player(3))),
+            "event {} published a half-rebuilt list: {held:?}",
+            event.seq
+        );
+    }
+    assert!(reorged, "subscribers must hear of the reorg");
+    assert!(deltas >= 2, "bets travel as deltas ({deltas})");
+    assert!(
+        resets >= 1,
+        "the re-read list replaces the old one ({resets})"
+    );
+    assert_eq!(folded, store.snapshot(), "the fold and the store differ");
+    assert_eq!(folded.participants.total(), milli(70));
 }
