@@ -2,8 +2,10 @@
 //! host-proxy (client, on the parent): its messages and their framing, defined once.
 //!
 //! A frame is a big-endian `u32` length followed by that many bytes of CBOR (one
-//! message). Frames over [`MAX_FRAME_BYTES`] are refused from the length prefix alone,
-//! before anything is buffered. Both sides send a `Hello` with [`PROTOCOL_VERSION`]
+//! message). Each direction has its limit ([`FrameLimit`]): the host's messages are
+//! small ([`MAX_HOST_FRAME_BYTES`]), the enclave's snapshot carries the whole
+//! participant list ([`MAX_ENCLAVE_FRAME_BYTES`]). A frame over the receiver's limit
+//! is refused from the length prefix alone, before anything is buffered. Both sides send a `Hello` with [`PROTOCOL_VERSION`]
 //! first and close on a mismatch. Then the enclave sends a [`Snapshot`] followed by
 //! sequence-numbered [`StateEvent`]s; the host folds them with
 //! [`crate::state::apply`] and asks for a new snapshot ([`HostMessage::Resync`]) when
@@ -27,11 +29,37 @@ use crate::state::{Snapshot, StateEvent, StateLimits};
 /// The protocol spoken; bumped on any incompatible change to the messages below.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// Largest frame either side accepts. The biggest message is a snapshot: 1,000
-/// participants, 1,000 history entries and 10,000 activities (the configurable maxima)
-/// come to about 2.5 MB of CBOR, so 8 MiB leaves room without letting a peer make us
-/// buffer much more.
-pub const MAX_FRAME_BYTES: usize = 8 * 1024 * 1024;
+/// Largest frame the enclave accepts from the host: requests are a nonce and an
+/// origin, or a sealed key of at most [`MAX_SEALED_KEY_BYTES`]; 64 KiB is ample, and
+/// a hostile host cannot make the enclave buffer more.
+pub const MAX_HOST_FRAME_BYTES: usize = 64 * 1024;
+
+/// Largest frame the host accepts from the enclave. The biggest message is a
+/// snapshot, which carries the round's whole participant list (about 80 bytes of CBOR
+/// a player) besides 1,000 history entries and 10,000 activities (the configurable
+/// maxima, about 2.5 MB): 64 MiB holds a round of some 750,000 players. Every other
+/// message, a bet's stake update included, is a few hundred bytes.
+pub const MAX_ENCLAVE_FRAME_BYTES: usize = 64 * 1024 * 1024;
+
+/// How large a frame carrying one message of this type may be.
+pub trait FrameLimit {
+    /// The limit, in bytes of payload.
+    const MAX_FRAME_BYTES: usize;
+}
+
+impl FrameLimit for HostMessage {
+    const MAX_FRAME_BYTES: usize = MAX_HOST_FRAME_BYTES;
+}
+
+impl FrameLimit for EnclaveMessage {
+    const MAX_FRAME_BYTES: usize = MAX_ENCLAVE_FRAME_BYTES;
+}
+
+/// Tests and the fuzz target decode or encode one direction only: the other side's
+/// type is `()`.
+impl FrameLimit for () {
+    const MAX_FRAME_BYTES: usize = 0;
+}
 
 /// Between heartbeats. Short enough that a dead peer is noticed within seconds,
 /// long enough to cost nothing (one tiny frame).
@@ -275,9 +303,12 @@ pub enum FrameError {
     /// The socket failed.
     #[error("connection error: {0}")]
     Io(#[source] std::io::Error),
-    /// The length prefix announced more than [`MAX_FRAME_BYTES`].
-    #[error("frame larger than the {MAX_FRAME_BYTES}-byte limit")]
-    TooLarge,
+    /// The length prefix announced more than the receiver's limit ([`FrameLimit`]).
+    #[error("frame larger than the {limit}-byte limit")]
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
     /// The connection ended in the middle of a frame.
     #[error("connection closed in the middle of a frame")]
     Truncated,
@@ -288,18 +319,27 @@ pub enum FrameError {
     #[error("cannot encode a message: {0}")]
     Encode(#[source] ciborium::ser::Error<std::io::Error>),
     /// An encoded message is larger than a frame may be (a bug, not bad input).
-    #[error("a {len}-byte message exceeds the {MAX_FRAME_BYTES}-byte frame limit")]
+    #[error("a {len}-byte message exceeds the {limit}-byte frame limit")]
     MessageTooLarge {
         /// The encoded message's length.
         len: usize,
+        /// The limit.
+        limit: usize,
     },
 }
 
 impl From<std::io::Error> for FrameError {
     fn from(e: std::io::Error) -> Self {
-        // `LengthDelimitedCodec` reports an oversized prefix as `InvalidData`.
+        Self::Io(e)
+    }
+}
+
+impl FrameError {
+    /// A codec error on a stream whose frames may be `limit` bytes:
+    /// `LengthDelimitedCodec` reports an oversized prefix as `InvalidData`.
+    fn from_codec(e: std::io::Error, limit: usize) -> Self {
         if e.kind() == std::io::ErrorKind::InvalidData {
-            Self::TooLarge
+            Self::TooLarge { limit }
         } else {
             Self::Io(e)
         }
@@ -348,7 +388,7 @@ pub async fn send_message<S, In, Out>(
 ) -> Result<(), SessionEnd>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-    Out: Serialize,
+    Out: Serialize + FrameLimit,
 {
     use futures_util::SinkExt;
     match tokio::time::timeout(PEER_TIMEOUT, conn.send(message)).await {
@@ -361,7 +401,10 @@ where
 /// Use with `tokio_util::codec::Framed`.
 #[derive(Debug)]
 pub struct FrameCodec<In, Out> {
+    /// Reads, with `In`'s limit.
     frames: LengthDelimitedCodec,
+    /// Writes, with `Out`'s limit.
+    writes: LengthDelimitedCodec,
     /// Whether the length prefix of a frame not yet complete has been consumed
     /// (`LengthDelimitedCodec` keeps that to itself), so that end of input there is
     /// reported as a cut-off frame.
@@ -375,27 +418,35 @@ pub type EnclaveCodec = FrameCodec<HostMessage, EnclaveMessage>;
 /// The host's side: reads [`EnclaveMessage`], writes [`HostMessage`].
 pub type HostCodec = FrameCodec<EnclaveMessage, HostMessage>;
 
-impl<In, Out> Default for FrameCodec<In, Out> {
+impl<In: FrameLimit, Out: FrameLimit> Default for FrameCodec<In, Out> {
     fn default() -> Self {
-        Self {
-            frames: LengthDelimitedCodec::builder()
+        let codec = |limit| {
+            LengthDelimitedCodec::builder()
                 .length_field_length(4)
                 .big_endian()
-                .max_frame_length(MAX_FRAME_BYTES)
-                .new_codec(),
+                .max_frame_length(limit)
+                .new_codec()
+        };
+        Self {
+            frames: codec(In::MAX_FRAME_BYTES),
+            writes: codec(Out::MAX_FRAME_BYTES),
             in_frame: false,
             _types: PhantomData,
         }
     }
 }
 
-impl<In: DeserializeOwned, Out> Decoder for FrameCodec<In, Out> {
+impl<In: DeserializeOwned + FrameLimit, Out> Decoder for FrameCodec<In, Out> {
     type Item = In;
     type Error = FrameError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<In>, FrameError> {
         let before = src.len();
-        match self.frames.decode(src)? {
+        let frame = self
+            .frames
+            .decode(src)
+            .map_err(|e| FrameError::from_codec(e, In::MAX_FRAME_BYTES))?;
+        match frame {
             Some(frame) => {
                 self.in_frame = false;
                 decode_message(&frame).map(Some)
@@ -416,17 +467,22 @@ impl<In: DeserializeOwned, Out> Decoder for FrameCodec<In, Out> {
     }
 }
 
-impl<In, Out: Serialize> Encoder<Out> for FrameCodec<In, Out> {
+impl<In, Out: Serialize + FrameLimit> Encoder<Out> for FrameCodec<In, Out> {
     type Error = FrameError;
 
     fn encode(&mut self, message: Out, dst: &mut BytesMut) -> Result<(), FrameError> {
         let mut payload = Vec::new();
         ciborium::into_writer(&message, &mut payload).map_err(FrameError::Encode)?;
-        if payload.len() > MAX_FRAME_BYTES {
-            return Err(FrameError::MessageTooLarge { len: payload.len() });
+        let limit = Out::MAX_FRAME_BYTES;
+        if payload.len() > limit {
+            return Err(FrameError::MessageTooLarge {
+                len: payload.len(),
+                limit,
+            });
         }
-        self.frames.encode(Bytes::from(payload), dst)?;
-        Ok(())
+        self.writes
+            .encode(Bytes::from(payload), dst)
+            .map_err(|e| FrameError::from_codec(e, limit))
     }
 }
 
@@ -442,7 +498,7 @@ fn decode_message<T: DeserializeOwned>(payload: &[u8]) -> Result<T, FrameError> 
 /// # Errors
 /// The first [`FrameError`] met, including [`FrameError::Truncated`] when the input
 /// ends inside a frame.
-pub fn decode_stream<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, FrameError> {
+pub fn decode_stream<T: DeserializeOwned + FrameLimit>(bytes: &[u8]) -> Result<Vec<T>, FrameError> {
     let mut codec = FrameCodec::<T, ()>::default();
     let mut buffer = BytesMut::from(bytes);
     let mut out = Vec::new();
@@ -456,7 +512,7 @@ pub fn decode_stream<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, FrameE
 ///
 /// # Errors
 /// [`FrameError::MessageTooLarge`] when the message is too large.
-pub fn encode_frame<T: Serialize>(message: T) -> Result<Vec<u8>, FrameError> {
+pub fn encode_frame<T: Serialize + FrameLimit>(message: T) -> Result<Vec<u8>, FrameError> {
     let mut codec = FrameCodec::<(), T>::default();
     let mut buffer = BytesMut::new();
     codec.encode(message, &mut buffer)?;
@@ -531,7 +587,9 @@ mod tests {
         }
     }
 
-    fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug + Clone>(
+    fn round_trip<
+        T: Serialize + DeserializeOwned + FrameLimit + PartialEq + std::fmt::Debug + Clone,
+    >(
         message: T,
     ) {
         let frame = encode_frame(message.clone()).unwrap();
@@ -633,19 +691,42 @@ mod tests {
 
     #[test]
     fn oversized_prefix_is_refused_before_buffering() {
-        let mut bytes = u32::try_from(MAX_FRAME_BYTES + 1)
+        let mut bytes = u32::try_from(MAX_HOST_FRAME_BYTES + 1)
             .unwrap()
             .to_be_bytes()
             .to_vec();
         bytes.extend([0; 16]);
         assert!(matches!(
             decode_stream::<HostMessage>(&bytes),
-            Err(FrameError::TooLarge)
+            Err(FrameError::TooLarge {
+                limit: MAX_HOST_FRAME_BYTES
+            })
         ));
         let huge = u32::MAX.to_be_bytes();
         assert!(matches!(
             decode_stream::<HostMessage>(&huge),
-            Err(FrameError::TooLarge)
+            Err(FrameError::TooLarge { .. })
+        ));
+        // The enclave's direction allows a round's whole participant list.
+        let mut big = u32::try_from(MAX_HOST_FRAME_BYTES + 1)
+            .unwrap()
+            .to_be_bytes()
+            .to_vec();
+        big.extend([0; 16]);
+        assert!(matches!(
+            decode_stream::<EnclaveMessage>(&big),
+            Err(FrameError::Truncated)
+        ));
+        let mut over = u32::try_from(MAX_ENCLAVE_FRAME_BYTES + 1)
+            .unwrap()
+            .to_be_bytes()
+            .to_vec();
+        over.extend([0; 16]);
+        assert!(matches!(
+            decode_stream::<EnclaveMessage>(&over),
+            Err(FrameError::TooLarge {
+                limit: MAX_ENCLAVE_FRAME_BYTES
+            })
         ));
     }
 

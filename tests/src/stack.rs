@@ -72,6 +72,11 @@ impl Service {
         }
     }
 
+    /// Its process id (for `/proc` readings).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Every log line so far.
     ///
     /// # Panics

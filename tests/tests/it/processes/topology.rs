@@ -387,7 +387,7 @@ async fn send_and_expect_close(port: u16, bytes: &[u8], finish: bool) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_input_on_every_port_closes_only_that_connection() {
-    use abi::control::{HostMessage, MAX_FRAME_BYTES, encode_frame};
+    use abi::control::{HostMessage, MAX_HOST_FRAME_BYTES, encode_frame};
     let (chain, contract, ports, host, mut enclave) = topology().await;
     host_until(ports.web, 30, "the first snapshot", |s| s.config.is_some()).await;
 
@@ -401,7 +401,7 @@ async fn malformed_input_on_every_port_closes_only_that_connection() {
         &mut <rand::rngs::StdRng as rand::SeedableRng>::from_os_rng(),
         &mut random[..],
     );
-    let mut oversized = u32::try_from(MAX_FRAME_BYTES + 1)
+    let mut oversized = u32::try_from(MAX_HOST_FRAME_BYTES + 1)
         .unwrap()
         .to_be_bytes()
         .to_vec();
