@@ -1,5 +1,5 @@
-//! JSON-RPC endpoint URLs (`http://`, `https://`), checked once and printed only
-//! redacted: RPC URLs often carry API keys in their path or query (`/v2/<key>`), so
+//! JSON-RPC endpoint URLs (`http://`, `https://`, and the WebSocket `ws://`, `wss://`),
+//! checked once and printed only redacted: RPC URLs often carry API keys in their path or query (`/v2/<key>`), so
 //! only scheme, host and port ever reach a log, an error or a page.
 
 use http::Uri;
@@ -14,14 +14,19 @@ pub struct UrlError {
     pub reason: String,
 }
 
-/// A validated `http://` or `https://` JSON-RPC endpoint.
+/// A validated JSON-RPC endpoint: `http://` or `https://` (one request per POST), or
+/// `ws://` or `wss://` (a WebSocket carrying requests and `eth_subscribe`
+/// notifications). Which transport a scheme gets is the caller's choice
+/// ([`RpcUrl::is_websocket`]); TLS is used for `https://` and `wss://`
+/// ([`RpcUrl::is_tls`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct RpcUrl {
     uri: Uri,
 }
 
 impl RpcUrl {
-    /// Parses and checks an RPC URL: scheme `http` or `https`, a host, no user info.
+    /// Parses and checks an RPC URL: scheme `http`, `https`, `ws` or `wss`, a host, no
+    /// user info.
     ///
     /// # Errors
     /// [`UrlError`] naming what is wrong (the URL redacted).
@@ -32,9 +37,13 @@ impl RpcUrl {
         };
         let uri: Uri = text.trim().parse().map_err(|_| invalid("not a URL"))?;
         match uri.scheme_str() {
-            Some("http" | "https") => {}
-            Some(_) => return Err(invalid("the scheme must be http:// or https://")),
-            None => return Err(invalid("missing scheme (http:// or https://)")),
+            Some("http" | "https" | "ws" | "wss") => {}
+            Some(_) => {
+                return Err(invalid(
+                    "the scheme must be http://, https://, ws:// or wss://",
+                ));
+            }
+            None => return Err(invalid("missing scheme (http://, https://, ws:// or wss://)")),
         }
         let Some(authority) = uri.authority() else {
             return Err(invalid("missing host"));
@@ -48,9 +57,20 @@ impl RpcUrl {
         Ok(Self { uri })
     }
 
-    /// Whether TLS is used.
+    /// Whether the scheme is `https`.
     pub fn is_https(&self) -> bool {
         self.uri.scheme_str() == Some("https")
+    }
+
+    /// Whether TLS is used: `https://` or `wss://`.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.uri.scheme_str(), Some("https" | "wss"))
+    }
+
+    /// Whether the endpoint is a WebSocket (`ws://` or `wss://`): JSON-RPC over one
+    /// long-lived connection, with `eth_subscribe` push.
+    pub fn is_websocket(&self) -> bool {
+        matches!(self.uri.scheme_str(), Some("ws" | "wss"))
     }
 
     /// Whether the host is on this machine (alloy then polls faster).
@@ -68,7 +88,7 @@ impl RpcUrl {
         let port = self
             .uri
             .port_u16()
-            .unwrap_or(if self.is_https() { 443 } else { 80 });
+            .unwrap_or(if self.is_tls() { 443 } else { 80 });
         format!("{host}:{port}")
     }
 
@@ -125,9 +145,18 @@ mod tests {
             "http://127.0.0.1:8545",
             "https://rpc.example.org/v2/abc",
             "http://localhost:8545/",
+            "ws://127.0.0.1:8545",
+            "wss://rpc.example.org/ws/v3/abc",
         ] {
             RpcUrl::parse(ok).unwrap();
         }
+        let wss = RpcUrl::parse("wss://x.org/ws/KEY").unwrap();
+        assert!(wss.is_tls() && wss.is_websocket() && !wss.is_https());
+        assert_eq!(wss.host_port(), "x.org:443");
+        assert_eq!(wss.to_string(), "wss://x.org/…");
+        let ws = RpcUrl::parse("ws://127.0.0.1:8546").unwrap();
+        assert!(!ws.is_tls() && ws.is_websocket() && ws.is_local());
+        assert!(!RpcUrl::parse("https://x.org").unwrap().is_websocket());
         assert!(RpcUrl::parse("https://x.org").unwrap().is_https());
         assert_eq!(
             RpcUrl::parse("https://x.org/v2/KEY").unwrap().host_port(),
@@ -145,7 +174,8 @@ mod tests {
         for (bad, why) in [
             ("", "not a URL"),
             ("127.0.0.1:8545", "scheme"),
-            ("ws://127.0.0.1:8545", "scheme"),
+            ("ftp://127.0.0.1:8545", "scheme"),
+            ("tcp://127.0.0.1:8545", "scheme"),
             ("http://user:pw@host:1", "credentials"),
             ("not a url", "not a URL"),
         ] {

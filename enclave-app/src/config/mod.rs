@@ -402,7 +402,7 @@ impl Layers {
         if mode == Mode::Nitro {
             // Over plain HTTP the host reads and rewrites every answer: block times,
             // the round, the simulation of a draw. Only TLS ends inside the enclave.
-            if let Some(url) = rpc_urls.iter().find(|url| !url.is_https()) {
+            if let Some(url) = rpc_urls.iter().find(|url| !url.is_tls()) {
                 return Err(ConfigError::PlaintextRpcInNitro {
                     origin: rpc_origin,
                     url: url.to_string(),

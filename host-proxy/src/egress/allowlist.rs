@@ -57,7 +57,7 @@ impl EgressRoute {
             .unwrap_or(host);
         let port = uri
             .port_u16()
-            .unwrap_or(if url.is_https() { 443 } else { 80 });
+            .unwrap_or(if url.is_tls() { 443 } else { 80 });
         Self::new(
             listen,
             Endpoint::Tcp {
