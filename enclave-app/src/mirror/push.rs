@@ -143,6 +143,8 @@ impl Mirror {
         let mut backoff = RESUBSCRIBE_FIRST;
         // Whether the fallback to polling was already announced (once per outage).
         let mut polling = false;
+        // Whether the fallback's polls fail (announced once per outage too).
+        let mut failing = false;
         loop {
             let attempt = tokio::select! {
                 () = shutdown.cancelled() => return,
@@ -197,7 +199,7 @@ impl Mirror {
                     wait
                 }
             };
-            if !self.poll_for(wait, &shutdown).await {
+            if !self.poll_for(wait, &mut failing, &shutdown).await {
                 return;
             }
         }
@@ -215,12 +217,19 @@ impl Mirror {
         Ok(subs)
     }
 
-    /// Polls every poll interval for `wait` (the first at once); `false` on shutdown.
-    async fn poll_for(&mut self, wait: Duration, shutdown: &CancellationToken) -> bool {
+    /// Polls every poll interval (the first at once) for `wait`, or until a poll
+    /// succeeds after failing ones (the upstream is back: subscribe now rather than at
+    /// the end of the backoff); `false` on shutdown. `failing` says whether the last
+    /// poll failed, across calls, so an outage is announced once.
+    async fn poll_for(
+        &mut self,
+        wait: Duration,
+        failing: &mut bool,
+        shutdown: &CancellationToken,
+    ) -> bool {
         let until = Instant::now() + wait;
         let mut interval = tokio::time::interval(self.settings.poll_interval);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut failing = false;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return false,
@@ -231,12 +240,15 @@ impl Mirror {
             }
             match self.tick().await {
                 Ok(outcome) => {
-                    failing = false;
                     log_catch_up(outcome, "polled");
+                    if std::mem::take(failing) {
+                        info!(target: "mirror::push", "chain reachable again; subscribing");
+                        return true;
+                    }
                 }
-                Err(e) if !failing => {
+                Err(e) if !*failing => {
                     warn!(target: "mirror::push", error = %e, "poll failed; retrying every poll interval");
-                    failing = true;
+                    *failing = true;
                 }
                 Err(e) => debug!(target: "mirror::push", error = %e, "poll failed again"),
             }
