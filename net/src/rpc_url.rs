@@ -43,7 +43,11 @@ impl RpcUrl {
                     "the scheme must be http://, https://, ws:// or wss://",
                 ));
             }
-            None => return Err(invalid("missing scheme (http://, https://, ws:// or wss://)")),
+            None => {
+                return Err(invalid(
+                    "missing scheme (http://, https://, ws:// or wss://)",
+                ));
+            }
         }
         let Some(authority) = uri.authority() else {
             return Err(invalid("missing host"));

@@ -234,7 +234,11 @@ enum Closed {
 }
 
 /// Moves frames between the socket and alloy's pubsub service until either ends.
-async fn run_socket(socket: WebSocketStream<WsIo>, mut interface: ConnectionInterface, url: RpcUrl) {
+async fn run_socket(
+    socket: WebSocketStream<WsIo>,
+    mut interface: ConnectionInterface,
+    url: RpcUrl,
+) {
     let (mut sink, mut frames) = socket.split();
     let mut last_frame = Instant::now();
     let mut keepalive = tokio::time::interval(PING_AFTER / 2);

@@ -347,9 +347,7 @@ impl Mirror {
         if head.number > last.number + 1 {
             return self.catch_up(pending, "heads skipped").await;
         }
-        let logs_arrived = pending
-            .iter()
-            .any(|l| l.block_number == Some(head.number));
+        let logs_arrived = pending.iter().any(|l| l.block_number == Some(head.number));
         if logs_arrived || self.operator_change_due(head.timestamp) || self.reconcile_due() {
             self.read_views(head.number).await?;
         }

@@ -22,7 +22,11 @@ fn ws_endpoint(chain: &Chain) -> String {
 
 /// The core with the operator's key, following `relay` (its only upstream); the
 /// fallback polls every 100 ms.
-async fn start_core(chain: &Chain, contract: alloy::primitives::Address, relay: &WsUpstream) -> Core {
+async fn start_core(
+    chain: &Chain,
+    contract: alloy::primitives::Address,
+    relay: &WsUpstream,
+) -> Core {
     enclave_core::start_with(
         chain,
         contract,

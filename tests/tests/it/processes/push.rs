@@ -53,7 +53,10 @@ async fn a_subscription_dropped_mid_round_misses_no_bet_and_no_draw() {
     let mut placed = Vec::new();
     let receipt = ok(lottery.placeBet().from(chain.player(0)).value(milli(10))).await;
     placed.push(receipt.transaction_hash);
-    host_until(ports.web, 10, "the first bet", |s| s.participants.len() == 1).await;
+    host_until(ports.web, 10, "the first bet", |s| {
+        s.participants.len() == 1
+    })
+    .await;
 
     relay.cut().await;
     enclave
@@ -71,7 +74,10 @@ async fn a_subscription_dropped_mid_round_misses_no_bet_and_no_draw() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     relay.restore().await.unwrap();
     enclave
-        .wait_for_log(&["following by push", "resubscribed=true"], Duration::from_secs(30))
+        .wait_for_log(
+            &["following by push", "resubscribed=true"],
+            Duration::from_secs(30),
+        )
         .await;
     host_until(ports.web, 10, "the bets placed during the cut", |s| {
         s.participants.len() == 3 && s.round.as_ref().is_some_and(|r| r.total_pot == milli(60))
