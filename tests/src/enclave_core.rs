@@ -97,7 +97,7 @@ pub async fn start_with(
         .iter()
         .enumerate()
         .map(|(i, url)| {
-            let url = net::RpcUrl::parse(url).expect("upstream URL");
+            let url = net::RpcUrl::parse_with_websocket(url).expect("upstream URL");
             let name = url.host_port();
             let client = if url.is_websocket() {
                 // As enclave-app does: requests and subscriptions on one socket.

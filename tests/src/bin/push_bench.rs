@@ -129,7 +129,7 @@ async fn watch_mined(
     mined: Arc<Mutex<Mined>>,
 ) -> eyre::Result<()> {
     let ws = rpc_transport::ws::WsTransport::new(rpc_transport::ws::WsConnect::direct(
-        net::RpcUrl::parse(&ws_url)?,
+        net::RpcUrl::parse_with_websocket(&ws_url)?,
         &[],
     )?);
     let provider =
