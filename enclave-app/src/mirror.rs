@@ -43,7 +43,7 @@ use crate::{
 };
 
 mod push;
-pub use push::{PushSource, RESUBSCRIBE_FIRST, RESUBSCRIBE_MAX, RESUBSCRIBE_REFUSED};
+pub use push::{PushSource, RESUBSCRIBE_FIRST, RESUBSCRIBE_MAX, RESUBSCRIBE_REFUSED, STALL_AFTER};
 
 /// How many recent block hashes are remembered for reorg detection. Deeper reorgs
 /// than this do not happen on chains with finality (Ethereum finalises in about 64

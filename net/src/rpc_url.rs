@@ -66,7 +66,9 @@ impl RpcUrl {
             return Err(invalid("missing host".to_owned()));
         };
         if authority.as_str().contains('@') {
-            return Err(invalid("credentials in the URL are not supported".to_owned()));
+            return Err(invalid(
+                "credentials in the URL are not supported".to_owned(),
+            ));
         }
         if authority.host().is_empty() {
             return Err(invalid("missing host".to_owned()));

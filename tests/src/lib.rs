@@ -10,6 +10,7 @@ pub mod enclave_core;
 pub mod gas;
 pub mod rounds;
 pub mod stack;
+pub mod tls;
 pub mod upstream;
 pub mod ws_upstream;
 

@@ -28,6 +28,9 @@
 //! per (transaction, log index) and one history entry per round, and a bet sets the
 //! player's stake to the log's `newTotal`.
 //!
+//! A subscription that stays silent for [`STALL_AFTER`] while the chain advances
+//! (checked by one poll) is treated as dropped.
+//!
 //! Logs: target `mirror::push`, one line per subscription, drop, fallback and
 //! resubscription, with the counts so far (`subscriptions`, `drops`).
 
@@ -61,6 +64,12 @@ pub const RESUBSCRIBE_MAX: Duration = Duration::from_secs(60);
 /// Wait after the upstream refused `eth_subscribe` (it has no subscriptions, or not
 /// for us): it will hardly grow them soon, and each try costs a request.
 pub const RESUBSCRIBE_REFUSED: Duration = Duration::from_secs(300);
+
+/// A subscription that pushed no head for this long is checked with a poll: if the
+/// chain advanced meanwhile, the subscription is stale (a provider can drop one
+/// without closing the socket, which pings keep alive) and is made again. Five
+/// 12 s slots; a chain that only mines on demand costs one request per idle minute.
+pub const STALL_AFTER: Duration = Duration::from_secs(60);
 
 /// Where the mirror's pushed heads and logs come from: the followed upstream's
 /// WebSocket and the contract.
@@ -259,6 +268,7 @@ impl Mirror {
     async fn follow(&mut self, mut subs: Subscriptions, shutdown: &CancellationToken) -> Ended {
         // Logs pushed for blocks past the last processed one, kept until their head.
         let mut pending: Vec<Log> = Vec::new();
+        let mut stall = Box::pin(tokio::time::sleep(STALL_AFTER));
         loop {
             // Logs first: a head and its logs queued together are taken logs first,
             // so the head's views are read once, after them.
@@ -278,11 +288,29 @@ impl Mirror {
                     Err(RecvError::Closed) => return Ended::Dropped("the logs subscription ended".to_owned()),
                 },
                 head = subs.heads.recv_result() => match head {
-                    Ok(Ok(header)) => self.on_head(block_ref(&header), &mut pending).await,
+                    Ok(Ok(header)) => {
+                        stall.as_mut().reset(Instant::now() + STALL_AFTER);
+                        self.on_head(block_ref(&header), &mut pending).await
+                    }
                     Ok(Err(e)) => self.catch_up(&mut pending, &format!("an unreadable head ({e})")).await,
                     Err(RecvError::Lagged(n)) => self.catch_up(&mut pending, &format!("{n} heads missed")).await,
                     Err(RecvError::Closed) => return Ended::Dropped("the heads subscription ended".to_owned()),
                 },
+                () = &mut stall => {
+                    stall.as_mut().reset(Instant::now() + STALL_AFTER);
+                    let before = self.last;
+                    match self.tick().await {
+                        Ok(outcome) if self.last != before => {
+                            log_catch_up(outcome, "stalled subscription");
+                            return Ended::Dropped(format!(
+                                "no head pushed for {} s while the chain advanced",
+                                STALL_AFTER.as_secs()
+                            ));
+                        }
+                        Ok(_) => Ok(()),
+                        Err(e) => Err(e),
+                    }
+                }
             };
             if let Err(e) = step {
                 return Ended::Dropped(format!("a read failed: {e}"));

@@ -196,3 +196,48 @@ async fn a_reorg_of_pushed_bets_is_undone() {
     assert_eq!(fresh.round, store.round());
     drop(core);
 }
+
+/// `wss://`: TLS by the project's rustls configuration inside the client, checked
+/// against the URL's host and the configured CA (as for `https://`). Through a TLS
+/// front for anvil, a client trusting the CA that issued the certificate subscribes
+/// and gets heads; one trusting another CA is refused by the handshake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wss_is_checked_against_the_configured_ca() {
+    use alloy::providers::RootProvider;
+    use rpc_transport::ws::{WsConnect, WsTransport};
+    let chain = Chain::start().await;
+    let (ca_pem, cert, key) = tests::tls::issue_localhost_cert("test RPC CA");
+    let (other_ca, _, _) = tests::tls::issue_localhost_cert("another CA");
+    let port = tests::tls::tls_rpc_endpoint(cert, key, chain.endpoint()).await;
+    let url = net::RpcUrl::parse_with_websocket(&format!("wss://localhost:{port}/")).unwrap();
+    let der = |pem: &str| {
+        use rustls::pki_types::{CertificateDer, pem::PemObject};
+        CertificateDer::pem_slice_iter(pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+    };
+
+    let trusted = WsTransport::new(WsConnect::direct(url.clone(), &der(&ca_pem)).unwrap());
+    let provider =
+        RootProvider::<alloy::network::Ethereum>::new(trusted.pubsub_client().await.unwrap());
+    let mut heads = provider.subscribe_blocks().await.unwrap();
+    chain.provider.evm_mine(None).await.unwrap();
+    let head = tokio::time::timeout(Duration::from_secs(10), heads.recv())
+        .await
+        .expect("a pushed head")
+        .unwrap();
+    assert_eq!(head.inner.number, chain.block_number().await);
+    assert_eq!(
+        provider.get_chain_id().await.unwrap(),
+        chain.chain_id().await,
+        "requests over the same socket"
+    );
+
+    let untrusted = WsTransport::new(WsConnect::direct(url, &der(&other_ca)).unwrap());
+    let err = untrusted.pubsub_client().await.unwrap_err();
+    assert!(
+        rpc_transport::is_certificate_rejection(&err),
+        "{}",
+        runner::error_chain(&err)
+    );
+}
