@@ -13,18 +13,19 @@ pub fn issue_localhost_cert(
     rustls::pki_types::CertificateDer<'static>,
     rustls::pki_types::PrivateKeyDer<'static>,
 ) {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    let ca_key = rcgen::KeyPair::generate().expect("test TLS setup");
+    let mut ca_params =
+        rcgen::CertificateParams::new(Vec::<String>::new()).expect("test TLS setup");
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     ca_params
         .distinguished_name
         .push(rcgen::DnType::CommonName, ca_name);
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-    let server_key = rcgen::KeyPair::generate().unwrap();
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("test TLS setup");
+    let server_key = rcgen::KeyPair::generate().expect("test TLS setup");
     let server = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
+        .expect("test TLS setup")
         .signed_by(&server_key, &ca)
-        .unwrap();
+        .expect("test TLS setup");
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into());
     (ca.pem(), server.der().clone(), key)
 }
@@ -43,13 +44,15 @@ pub async fn tls_rpc_endpoint(
 ) -> u16 {
     let config = rustls::ServerConfig::builder_with_provider(rpc_transport::crypto_provider())
         .with_safe_default_protocol_versions()
-        .unwrap()
+        .expect("test TLS setup")
         .with_no_client_auth()
         .with_single_cert(vec![cert], key)
-        .unwrap();
+        .expect("test TLS setup");
     let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("test TLS setup");
+    let port = listener.local_addr().expect("test TLS setup").port();
     let upstream = anvil.trim_start_matches("http://").to_owned();
     tokio::spawn(async move {
         loop {
@@ -63,7 +66,9 @@ pub async fn tls_rpc_endpoint(
                 let Ok(mut tls) = acceptor.accept(tcp).await else {
                     return;
                 };
-                let mut node = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                let Ok(mut node) = tokio::net::TcpStream::connect(upstream).await else {
+                    return;
+                };
                 let _ = tokio::io::copy_bidirectional(&mut tls, &mut node).await;
             });
         }
