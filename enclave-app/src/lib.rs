@@ -3,7 +3,9 @@
 //!
 //! It owns the enclave's side of the system: its configuration ([`config`]), the operator key
 //! ([`signer`]), the chain client ([`chain`]), the mirrored lottery state ([`store`], [`mirror`]) and the passive operator
-//! ([`operator`]) that draws or refunds rounds as chain state requires.
+//! ([`operator`]) that draws or refunds rounds as chain state requires. The mirror
+//! polls an `http(s)://` upstream; a `ws(s)://` one pushes heads and the contract's
+//! logs (`eth_subscribe`, [`mirror::PushSource`]), with polling as the fallback.
 //!
 //! What it must not do: decide *whether* a round is drawn (it only reacts to chain
 //! state, so the attested code is the whole policy); let the operator key, or anything
@@ -34,7 +36,10 @@ use abi::state::StateLimits;
 use net::EndpointError;
 
 use alloy::{providers::Provider, rpc::client::RpcClient};
-use rpc_transport as transport;
+use rpc_transport::{
+    self as transport,
+    ws::{WsConnect, WsTransport},
+};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{info, warn};
 
@@ -44,7 +49,7 @@ use crate::{
     config::{Config, Egress},
     control::ControlServer,
     entropy::Entropy,
-    mirror::{Mirror, MirrorSettings},
+    mirror::{Mirror, MirrorSettings, PushSource},
     operator::{Operator, OperatorSettings},
     quorum::{Quorum, Upstream},
     signer::{OperatorKey, SignerError},
@@ -100,17 +105,19 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         Some(path) => transport::read_ca_file(path).map_err(ChainError::from)?,
         None => Vec::new(),
     };
-    let upstreams = config
-        .rpc_urls
-        .iter()
-        .enumerate()
-        .map(|(i, url)| {
-            Ok(Upstream {
-                name: url.host_port(),
-                client: ChainClient::new(rpc_client(&config, i, url, &roots)?, config.contract),
-            })
-        })
-        .collect::<Result<Vec<_>, ChainError>>()?;
+    let mut upstreams = Vec::with_capacity(config.rpc_urls.len());
+    // With a ws(s):// URL first, the mirror follows it by push.
+    let mut push = None;
+    for (i, url) in config.rpc_urls.iter().enumerate() {
+        let (client, ws) = rpc_client(&config, i, url, &roots)?;
+        if i == 0 {
+            push = ws.map(|ws| PushSource::new(ws, config.contract));
+        }
+        upstreams.push(Upstream {
+            name: url.host_port(),
+            client: ChainClient::new(client, config.contract),
+        });
+    }
     let client = upstreams[0].client.clone();
     let quorum = Quorum::new(upstreams, config.rpc_quorum);
     // Bound before the chain is reached, so a bad endpoint fails at once; connections
@@ -179,7 +186,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     .with_injected_keys(injected_rx);
     let tasks = TaskTracker::new();
     tasks.spawn(control.run(shutdown.clone()));
-    tasks.spawn(mirror.run(shutdown.clone()));
+    match push {
+        Some(push) => tasks.spawn(mirror.run_push(push, shutdown.clone())),
+        None => tasks.spawn(mirror.run(shutdown.clone())),
+    };
     tasks.spawn(operator.run(shutdown.clone()));
     tasks.close();
     info!(target: "enclave_app", chain_id, contract = %config.contract, "mirroring the contract");
@@ -191,29 +201,41 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
 }
 
 /// The JSON-RPC client of upstream `index`: through its egress route (the egress
-/// endpoint's port + `index`), or direct (sim mode only). For `https://` URLs TLS ends
-/// here either way, against the URL's host, trusting `roots` besides the web PKI.
+/// endpoint's port + `index`), or direct (sim mode only). For `https://` and `wss://`
+/// URLs TLS ends here either way, against the URL's host, trusting `roots` besides the
+/// web PKI. A `ws(s)://` URL also gives its WebSocket transport, for subscriptions.
 fn rpc_client(
     config: &Config,
     index: usize,
     url: &net::RpcUrl,
     roots: &[transport::CertificateDer<'static>],
-) -> Result<RpcClient, ChainError> {
+) -> Result<(RpcClient, Option<WsTransport>), ChainError> {
     let url = url.clone();
     // Checked when the configuration was loaded.
     let egress = config
         .egress
         .for_upstream(index)
         .unwrap_or_else(|| config.egress.clone());
-    Ok(match &egress {
-        Egress::Direct => {
-            transport::HttpTransport::new(transport::tcp_connector(roots)?, url).into_client()
-        }
-        Egress::Via(endpoint) => {
-            let connector = transport::egress_connector(endpoint.clone(), roots)?;
-            transport::HttpTransport::new(connector, url).into_client()
-        }
-    })
+    if url.is_websocket() {
+        let connect = match &egress {
+            Egress::Direct => WsConnect::direct(url, roots)?,
+            Egress::Via(endpoint) => WsConnect::via(endpoint.clone(), url, roots)?,
+        };
+        let ws = WsTransport::new(connect);
+        return Ok((ws.clone().into_client(), Some(ws)));
+    }
+    Ok((
+        match &egress {
+            Egress::Direct => {
+                transport::HttpTransport::new(transport::tcp_connector(roots)?, url).into_client()
+            }
+            Egress::Via(endpoint) => {
+                let connector = transport::egress_connector(endpoint.clone(), roots)?;
+                transport::HttpTransport::new(connector, url).into_client()
+            }
+        },
+        None,
+    ))
 }
 
 /// Waits until the RPC endpoint answers, then checks that the contract exists.

@@ -11,6 +11,11 @@
 //! each page's gas bounded) only when the two disagree, and a failure of that read
 //! never stops the mirror.
 //!
+//! With a WebSocket upstream the same steps run on pushed heads and logs instead of a
+//! poll ([`Mirror::run_push`], [`PushSource`]): a bet is applied the moment its log
+//! arrives, an idle block costs nothing, and polling is the fallback while the
+//! subscriptions are down (see the `push` module's docs).
+//!
 //! Reorgs: the hashes of the blocks the mirror processed are remembered. A new head
 //! whose parent is not the block we saw at that height, a head at or below the last
 //! one with another hash, or a log whose block hash differs from the one we saw, all
@@ -37,6 +42,9 @@ use crate::{
     participants::Participants,
     store::Store,
 };
+
+mod push;
+pub use push::{PushSource, RESUBSCRIBE_FIRST, RESUBSCRIBE_MAX, RESUBSCRIBE_REFUSED, STALL_AFTER};
 
 /// How many recent block hashes are remembered for reorg detection. Deeper reorgs
 /// than this do not happen on chains with finality (Ethereum finalises in about 64

@@ -61,8 +61,10 @@ pub struct Cli {
     #[arg(long, env = "HOST_PROXY_MODE", value_enum)]
     pub mode: Mode,
 
-    /// The Ethereum JSON-RPC endpoint the enclave uses: one egress route is made to its
-    /// host and port. Give this or --egress-allowlist.
+    /// The Ethereum JSON-RPC endpoint the enclave uses (http://, https://, ws:// or
+    /// wss://): one egress route is made to its host and port (80 or 443 by default).
+    /// The route forwards raw bytes, so a WebSocket works as HTTP does. Give this or
+    /// --egress-allowlist.
     #[arg(
         long,
         env = "HOST_PROXY_RPC_URL",
@@ -301,7 +303,7 @@ impl Config {
         logging::parse_filter(&cli.log_filter).map_err(ConfigError::LogFilter)?;
         let routes = match (&cli.rpc_url, &cli.egress_allowlist) {
             (Some(url), None) => {
-                let url = RpcUrl::parse(url).map_err(ConfigError::RpcUrl)?;
+                let url = RpcUrl::parse_with_websocket(url).map_err(ConfigError::RpcUrl)?;
                 let listen = cli.egress_listen.clone().unwrap_or(match cli.mode {
                     Mode::Sim => Endpoint::loopback(DEFAULT_EGRESS_PORT),
                     Mode::Nitro => Endpoint::Vsock {

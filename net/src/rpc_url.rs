@@ -1,5 +1,5 @@
-//! JSON-RPC endpoint URLs (`http://`, `https://`), checked once and printed only
-//! redacted: RPC URLs often carry API keys in their path or query (`/v2/<key>`), so
+//! JSON-RPC endpoint URLs (`http://`, `https://`, and the WebSocket `ws://`, `wss://`),
+//! checked once and printed only redacted: RPC URLs often carry API keys in their path or query (`/v2/<key>`), so
 //! only scheme, host and port ever reach a log, an error or a page.
 
 use http::Uri;
@@ -14,43 +14,82 @@ pub struct UrlError {
     pub reason: String,
 }
 
-/// A validated `http://` or `https://` JSON-RPC endpoint.
+/// A validated JSON-RPC endpoint: `http://` or `https://` (one request per POST), or,
+/// from [`RpcUrl::parse_with_websocket`], `ws://` or `wss://` (a WebSocket carrying
+/// requests and `eth_subscribe` notifications). Which transport a scheme gets is the caller's choice
+/// ([`RpcUrl::is_websocket`]); TLS is used for `https://` and `wss://`
+/// ([`RpcUrl::is_tls`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct RpcUrl {
     uri: Uri,
 }
 
 impl RpcUrl {
-    /// Parses and checks an RPC URL: scheme `http` or `https`, a host, no user info.
+    /// Parses and checks an HTTP RPC URL: scheme `http` or `https`, a host, no user
+    /// info. For the clients that speak HTTP only (the CLIs, a web API's URL);
+    /// [`RpcUrl::parse_with_websocket`] also takes `ws://` and `wss://`.
     ///
     /// # Errors
     /// [`UrlError`] naming what is wrong (the URL redacted).
     pub fn parse(text: &str) -> Result<Self, UrlError> {
-        let invalid = |reason: &str| UrlError {
+        Self::parse_schemes(text, &["http", "https"], "http:// or https://")
+    }
+
+    /// Parses and checks a JSON-RPC URL that may be a WebSocket: scheme `http`,
+    /// `https`, `ws` or `wss`, a host, no user info.
+    ///
+    /// # Errors
+    /// [`UrlError`] naming what is wrong (the URL redacted).
+    pub fn parse_with_websocket(text: &str) -> Result<Self, UrlError> {
+        Self::parse_schemes(
+            text,
+            &["http", "https", "ws", "wss"],
+            "http://, https://, ws:// or wss://",
+        )
+    }
+
+    fn parse_schemes(text: &str, schemes: &[&str], named: &str) -> Result<Self, UrlError> {
+        let invalid = |reason: String| UrlError {
             url: redact_url(text),
-            reason: reason.to_owned(),
+            reason,
         };
-        let uri: Uri = text.trim().parse().map_err(|_| invalid("not a URL"))?;
+        let uri: Uri = text
+            .trim()
+            .parse()
+            .map_err(|_| invalid("not a URL".to_owned()))?;
         match uri.scheme_str() {
-            Some("http" | "https") => {}
-            Some(_) => return Err(invalid("the scheme must be http:// or https://")),
-            None => return Err(invalid("missing scheme (http:// or https://)")),
+            Some(scheme) if schemes.contains(&scheme) => {}
+            Some(_) => return Err(invalid(format!("the scheme must be {named}"))),
+            None => return Err(invalid(format!("missing scheme ({named})"))),
         }
         let Some(authority) = uri.authority() else {
-            return Err(invalid("missing host"));
+            return Err(invalid("missing host".to_owned()));
         };
         if authority.as_str().contains('@') {
-            return Err(invalid("credentials in the URL are not supported"));
+            return Err(invalid(
+                "credentials in the URL are not supported".to_owned(),
+            ));
         }
         if authority.host().is_empty() {
-            return Err(invalid("missing host"));
+            return Err(invalid("missing host".to_owned()));
         }
         Ok(Self { uri })
     }
 
-    /// Whether TLS is used.
+    /// Whether the scheme is `https`.
     pub fn is_https(&self) -> bool {
         self.uri.scheme_str() == Some("https")
+    }
+
+    /// Whether TLS is used: `https://` or `wss://`.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.uri.scheme_str(), Some("https" | "wss"))
+    }
+
+    /// Whether the endpoint is a WebSocket (`ws://` or `wss://`): JSON-RPC over one
+    /// long-lived connection, with `eth_subscribe` push.
+    pub fn is_websocket(&self) -> bool {
+        matches!(self.uri.scheme_str(), Some("ws" | "wss"))
     }
 
     /// Whether the host is on this machine (alloy then polls faster).
@@ -68,7 +107,7 @@ impl RpcUrl {
         let port = self
             .uri
             .port_u16()
-            .unwrap_or(if self.is_https() { 443 } else { 80 });
+            .unwrap_or(if self.is_tls() { 443 } else { 80 });
         format!("{host}:{port}")
     }
 
@@ -127,7 +166,20 @@ mod tests {
             "http://localhost:8545/",
         ] {
             RpcUrl::parse(ok).unwrap();
+            RpcUrl::parse_with_websocket(ok).unwrap();
         }
+        for ws in ["ws://127.0.0.1:8545", "wss://rpc.example.org/ws/v3/abc"] {
+            RpcUrl::parse_with_websocket(ws).unwrap();
+            let err = RpcUrl::parse(ws).unwrap_err().to_string();
+            assert!(err.contains("http:// or https://"), "{err}");
+        }
+        let wss = RpcUrl::parse_with_websocket("wss://x.org/ws/KEY").unwrap();
+        assert!(wss.is_tls() && wss.is_websocket() && !wss.is_https());
+        assert_eq!(wss.host_port(), "x.org:443");
+        assert_eq!(wss.to_string(), "wss://x.org/…");
+        let ws = RpcUrl::parse_with_websocket("ws://127.0.0.1:8546").unwrap();
+        assert!(!ws.is_tls() && ws.is_websocket() && ws.is_local());
+        assert!(!RpcUrl::parse("https://x.org").unwrap().is_websocket());
         assert!(RpcUrl::parse("https://x.org").unwrap().is_https());
         assert_eq!(
             RpcUrl::parse("https://x.org/v2/KEY").unwrap().host_port(),
@@ -146,11 +198,16 @@ mod tests {
             ("", "not a URL"),
             ("127.0.0.1:8545", "scheme"),
             ("ws://127.0.0.1:8545", "scheme"),
+            ("tcp://127.0.0.1:8545", "scheme"),
             ("http://user:pw@host:1", "credentials"),
             ("not a url", "not a URL"),
         ] {
             let err = RpcUrl::parse(bad).unwrap_err().to_string();
             assert!(err.contains(why), "{bad:?}: {err}");
+            if !bad.starts_with("ws:") {
+                let err = RpcUrl::parse_with_websocket(bad).unwrap_err().to_string();
+                assert!(err.contains(why), "{bad:?}: {err}");
+            }
         }
     }
 

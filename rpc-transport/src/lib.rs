@@ -1,5 +1,5 @@
-//! JSON-RPC over HTTP(S) for alloy, on hyper-util with a connector of our choosing:
-//! the one TLS client in the workspace, used by enclave-app, the CLIs and the tests
+//! JSON-RPC over HTTP(S) and WebSocket for alloy, on connectors of our choosing: the
+//! one TLS client in the workspace, used by enclave-app, the CLIs and the tests
 //! (host-proxy forwards bytes and links none of it).
 //!
 //! alloy's own `hyper` transport feature pulls OpenSSL through hyper-tls, and its
@@ -8,6 +8,11 @@
 //! hyper-util client generic over its connector, so the enclave can route every
 //! connection through its vsock egress while the CLI and tests use TCP. TLS is
 //! rustls with the `ring` provider; `https://` terminates in this process.
+//!
+//! [`ws`] is the same for `ws://` and `wss://`: alloy's pubsub service (requests and
+//! `eth_subscribe` notifications on one socket) over tokio-tungstenite, on the same
+//! streams and the same TLS configuration. Its socket's drop ends its subscriptions
+//! (no silent reconnect), so a subscriber always learns of a gap.
 
 use std::{
     io,
@@ -41,6 +46,8 @@ use rustls::pki_types::pem::PemObject;
 use net::{CONNECT_TIMEOUT, Endpoint, EndpointError, RpcUrl, Stream};
 use runner::files::FileError;
 
+pub mod ws;
+
 /// Largest JSON-RPC response body we accept. Log and participant queries are the big
 /// ones; the event manager chunks log ranges well below this.
 pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
@@ -70,6 +77,10 @@ pub enum TransportSetupError {
     /// The TLS configuration could not be built.
     #[error("TLS setup failed: {0}")]
     Tls(#[from] rustls::Error),
+    /// A WebSocket transport was asked for an `http(s)://` URL, or an HTTP one for a
+    /// `ws(s)://` URL.
+    #[error("{0} needs the other transport (HTTP for http(s)://, WebSocket for ws(s)://)")]
+    WrongScheme(RpcUrl),
     /// A CA file could not be read.
     #[error("cannot use the CA file {}", .0.path().display())]
     CaFileUnreadable(#[source] FileError),
@@ -298,11 +309,16 @@ pub fn tcp_connector(
         .wrap_connector(http))
 }
 
-/// An alloy RPC client for `url` over direct TCP (TLS for `https://`, web PKI roots).
+/// An alloy RPC client for `url` over direct TCP (TLS for `https://` and `wss://`,
+/// web PKI roots): HTTP for `http(s)://`, a [`ws::WsTransport`] (dialed at the first
+/// request) for `ws(s)://`.
 ///
 /// # Errors
 /// When the TLS configuration cannot be built.
 pub fn connect_tcp(url: RpcUrl) -> Result<RpcClient, TransportSetupError> {
+    if url.is_websocket() {
+        return Ok(ws::WsTransport::new(ws::WsConnect::direct(url, &[])?).into_client());
+    }
     Ok(HttpTransport::new(tcp_connector(&[])?, url).into_client())
 }
 

@@ -7,11 +7,12 @@ use abi::state::{Snapshot, StateLimits};
 use alloy::{network::EthereumWallet, primitives::Address};
 use enclave_app::{
     chain::{ChainClient, TxSender},
-    mirror::{Mirror, MirrorSettings},
+    mirror::{Mirror, MirrorSettings, PushSource},
     operator::{Operator, OperatorSettings},
     quorum::{Quorum, Upstream},
     store::Store,
 };
+use rpc_transport::ws::{WsConnect, WsTransport};
 use tokio_util::sync::CancellationToken;
 
 use crate::Chain;
@@ -55,7 +56,8 @@ fn client(chain: &Chain, contract: Address) -> ChainClient {
 /// How a core reaches the chain and when it may reveal a seed.
 #[derive(Debug, Clone, Default)]
 pub struct CoreOptions {
-    /// The JSON-RPC upstreams, the followed one first; empty: anvil alone.
+    /// The JSON-RPC upstreams, the followed one first; empty: anvil alone. A `ws://`
+    /// one first is followed by push, as in enclave-app.
     pub upstreams: Vec<String>,
     /// How many must agree; 0: all of them.
     pub quorum: usize,
@@ -90,14 +92,24 @@ pub async fn start_with(
     } else {
         options.upstreams.clone()
     };
+    let mut push = None;
     let upstreams: Vec<Upstream> = urls
         .iter()
-        .map(|url| {
-            let url = net::RpcUrl::parse(url).expect("upstream URL");
-            Upstream {
-                name: url.host_port(),
-                client: ChainClient::connect_tcp(url, contract).expect("chain client"),
-            }
+        .enumerate()
+        .map(|(i, url)| {
+            let url = net::RpcUrl::parse_with_websocket(url).expect("upstream URL");
+            let name = url.host_port();
+            let client = if url.is_websocket() {
+                // As enclave-app does: requests and subscriptions on one socket.
+                let ws = WsTransport::new(WsConnect::direct(url, &[]).expect("ws connector"));
+                if i == 0 {
+                    push = Some(PushSource::new(ws.clone(), contract));
+                }
+                ChainClient::new(ws.into_client(), contract)
+            } else {
+                ChainClient::connect_tcp(url, contract).expect("chain client")
+            };
+            Upstream { name, client }
         })
         .collect();
     let client = upstreams[0].client.clone();
@@ -124,7 +136,10 @@ pub async fn start_with(
     };
     let operator = Operator::new(store.clone(), sender, quorum, chain_id, contract, settings);
     let shutdown = CancellationToken::new();
-    tokio::spawn(mirror.run(shutdown.clone()));
+    match push {
+        Some(push) => tokio::spawn(mirror.run_push(push, shutdown.clone())),
+        None => tokio::spawn(mirror.run(shutdown.clone())),
+    };
     tokio::spawn(operator.run(shutdown.clone()));
     Core { store, shutdown }
 }

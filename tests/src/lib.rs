@@ -1,7 +1,7 @@
 //! Test harness shared by the cross-process tests and the benchmark binaries: the
 //! contract's test-only bindings, the simulated topology ([`stack`]), the enclave
 //! core run in-process ([`enclave_core`]), the hostile JSON-RPC upstream
-//! ([`upstream`]), gas measurements and round helpers. The anvil fixture and the
+//! ([`upstream`]) and its WebSocket relay ([`ws_upstream`]), gas measurements and round helpers. The anvil fixture and the
 //! process helpers are `testkit`'s ([`testkit::chain`], [`testkit::process`]),
 //! re-exported here where the tests have always found them.
 
@@ -10,7 +10,9 @@ pub mod enclave_core;
 pub mod gas;
 pub mod rounds;
 pub mod stack;
+pub mod tls;
 pub mod upstream;
+pub mod ws_upstream;
 
 use std::path::PathBuf;
 

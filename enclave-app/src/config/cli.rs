@@ -66,11 +66,16 @@ pub(super) struct Cli {
     #[arg(long, env = "ENCLAVE_MODE", value_enum)]
     pub(super) mode: Option<Mode>,
 
-    /// Ethereum JSON-RPC endpoint, http:// or https:// (https:// only in nitro mode).
-    /// Required; repeat it (or give a comma-separated list) for several independent
-    /// providers, which must agree before the operator signs. The first one is followed
-    /// for events. Only scheme, host and port are ever printed: paths and queries often
-    /// carry API keys.
+    /// Ethereum JSON-RPC endpoint: http://, https://, ws:// or wss:// (https:// or wss://
+    /// only in nitro mode: TLS ends in the enclave). Required; repeat it (or give a
+    /// comma-separated list) for several independent providers, which must agree before
+    /// the operator signs. The first one is followed for events: over http(s):// by
+    /// polling (one batched request per --poll-interval-ms, the default); over ws(s)://
+    /// by push (`eth_subscribe` to new heads and the contract's logs: a bet reaches the
+    /// store without a request, and an idle block costs none), falling back to polling
+    /// while the upstream has no subscriptions or the socket is down, and filling the
+    /// gap from the last processed block when it resubscribes. Only scheme, host and
+    /// port are ever printed: paths and queries often carry API keys.
     #[arg(
         long,
         env = "ENCLAVE_RPC_URL",
@@ -134,7 +139,8 @@ pub(super) struct Cli {
     pub(super) operator_key_file: Option<PathBuf>,
 
     /// Milliseconds between polls for a new block [50..=60000]. Each poll is one HTTP
-    /// request while idle; on chains with slow blocks set it near the block time.
+    /// request while idle; on chains with slow blocks set it near the block time. With a
+    /// ws(s):// RPC URL it only paces the fallback polling while no subscription is up.
     #[arg(long, env = "ENCLAVE_POLL_INTERVAL_MS", value_name = "MS", default_value_t = DEFAULT_POLL_INTERVAL_MS)]
     pub(super) poll_interval_ms: u64,
 

@@ -128,9 +128,9 @@ pub enum ConfigError {
         /// Where the setting came from.
         origin: String,
     },
-    /// An `http://` RPC URL in nitro mode.
+    /// An `http://` or `ws://` RPC URL in nitro mode.
     #[error(
-        "--mode nitro needs https:// RPC URLs, but {origin} gives {url}: over plain HTTP the host could read and rewrite every answer (block times, the round, a draw's simulation)"
+        "--mode nitro needs https:// or wss:// RPC URLs, but {origin} gives {url}: over plaintext the host could read and rewrite every answer (block times, the round, a draw's simulation)"
     )]
     PlaintextRpcInNitro {
         /// Where the URLs came from.

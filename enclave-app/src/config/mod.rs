@@ -387,7 +387,7 @@ impl Layers {
         let rpc_urls = rpc_url
             .iter()
             .map(|url| {
-                RpcUrl::parse(url.trim()).map_err(|source| ConfigError::RpcUrl {
+                RpcUrl::parse_with_websocket(url.trim()).map_err(|source| ConfigError::RpcUrl {
                     origin: rpc_origin.clone(),
                     source,
                 })
@@ -402,7 +402,7 @@ impl Layers {
         if mode == Mode::Nitro {
             // Over plain HTTP the host reads and rewrites every answer: block times,
             // the round, the simulation of a draw. Only TLS ends inside the enclave.
-            if let Some(url) = rpc_urls.iter().find(|url| !url.is_https()) {
+            if let Some(url) = rpc_urls.iter().find(|url| !url.is_tls()) {
                 return Err(ConfigError::PlaintextRpcInNitro {
                     origin: rpc_origin,
                     url: url.to_string(),
@@ -1013,6 +1013,24 @@ mod tests {
             "{text}"
         );
         assert!(!format!("{err} {err:?}").contains("SECRET"), "{err:?}");
+        // WebSocket upstreams: wss:// (TLS inside the enclave) is fine, ws:// is not.
+        let mut wss = nitro.to_vec();
+        wss.extend(["--rpc-url", "wss://b.example/ws/KEY"]);
+        let config = Config::load(wss).unwrap();
+        assert!(config.rpc_urls[1].is_websocket() && config.rpc_urls[1].is_tls());
+        let mut ws = nitro.to_vec();
+        ws.extend(["--rpc-url", "ws://b.example/ws/SECRETAPIKEY"]);
+        let err = Config::load(ws).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::PlaintextRpcInNitro { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("ws://b.example/…"), "{err}");
+        // Sim mode takes both.
+        for url in ["ws://127.0.0.1:8545", "wss://h.example/"] {
+            let config = Config::load(with(&["--rpc-url", url])).unwrap();
+            assert!(config.rpc_urls[1].is_websocket(), "{url}");
+        }
     }
 
     #[test]

@@ -237,11 +237,11 @@ fn invalid_rpc_url_or_contract_exits_2_without_echoing_the_url() {
         "--contract",
         CONTRACT,
         "--rpc-url",
-        "wss://eth.example.org/v2/SECRETAPIKEY",
+        "ftp://eth.example.org/v2/SECRETAPIKEY",
     ]));
     assert_eq!(
         stderr,
-        "error: --rpc-url is not a usable RPC URL: invalid RPC URL \"wss://eth.example.org/…\": the scheme must be http:// or https://\n"
+        "error: --rpc-url is not a usable RPC URL: invalid RPC URL \"ftp://eth.example.org/…\": the scheme must be http://, https://, ws:// or wss://\n"
     );
 
     let stderr = config_error(

@@ -42,9 +42,10 @@ impl EgressRoute {
     }
 
     /// The default route for `host-proxy --rpc-url URL`: streams accepted on
-    /// `listen` go to the URL's host and port (80 for `http://`, 443 for `https://`
-    /// when the URL names none). The path and query (which often hold an API key)
-    /// are not used here: they travel inside the enclave's HTTP requests.
+    /// `listen` go to the URL's host and port (80 for `http://` and `ws://`, 443 for
+    /// `https://` and `wss://` when the URL names none). The path and query (which
+    /// often hold an API key) are not used here: they travel inside the enclave's
+    /// HTTP requests (or its WebSocket upgrade).
     ///
     /// # Errors
     /// [`AllowlistError::InvalidUpstream`] when the URL's port is 0.
@@ -57,7 +58,7 @@ impl EgressRoute {
             .unwrap_or(host);
         let port = uri
             .port_u16()
-            .unwrap_or(if url.is_https() { 443 } else { 80 });
+            .unwrap_or(if url.is_tls() { 443 } else { 80 });
         Self::new(
             listen,
             Endpoint::Tcp {

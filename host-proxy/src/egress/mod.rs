@@ -12,10 +12,11 @@
 //!
 //! The enclave cannot choose where its bytes go: a route is fixed by the host's
 //! allowlist (listen endpoint -> `host:port`), and nothing in the stream is read to
-//! pick a target. So the host is not an open proxy for whatever runs in the enclave,
+//! pick a target (a WebSocket's upgrade and frames are bytes like any other). So the
+//! host is not an open proxy for whatever runs in the enclave,
 //! and a compromised enclave can reach only the upstreams the operator configured.
-//! Conversely the host learns nothing it should not: for `https://` RPC URLs TLS is
-//! end-to-end between the enclave and the upstream (it terminates *inside* the
+//! Conversely the host learns nothing it should not: for `https://` and `wss://` RPC
+//! URLs TLS is end-to-end between the enclave and the upstream (it terminates *inside* the
 //! enclave), so the forwarder only ever sees ciphertext and cannot forge chain data.
 //!
 //! # Concurrency

@@ -7,5 +7,6 @@ mod control_channel;
 mod hostile_upstream;
 mod limits;
 mod operator_flow;
+mod push;
 mod upstream;
 pub(crate) mod web_api;

@@ -293,7 +293,7 @@ fn nitro_mode_refuses_an_http_rpc_url_with_exit_2() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("--mode nitro needs https:// RPC URLs")
+        stderr.contains("--mode nitro needs https:// or wss:// RPC URLs")
             && stderr.contains("http://rpc2.example"),
         "{stderr}"
     );

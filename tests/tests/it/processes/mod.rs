@@ -9,6 +9,7 @@ mod enclave_process;
 mod limits;
 mod openapi_conformance;
 mod page;
+mod push;
 mod topology;
 mod verify_round;
 mod web_api;

@@ -123,75 +123,13 @@ async fn a_round_runs_end_to_end_through_the_forwarder() {
         .await;
 }
 
-/// A CA named `ca_name`, and a certificate for `localhost` it issued: (CA PEM, server
-/// cert DER, key DER).
-fn issue_localhost_cert(
-    ca_name: &str,
-) -> (
-    String,
-    rustls::pki_types::CertificateDer<'static>,
-    rustls::pki_types::PrivateKeyDer<'static>,
-) {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, ca_name);
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-    let server_key = rcgen::KeyPair::generate().unwrap();
-    let server = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .signed_by(&server_key, &ca)
-        .unwrap();
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into());
-    (ca.pem(), server.der().clone(), key)
-}
-
-/// A TLS JSON-RPC endpoint on a free port: terminates TLS with `cert` and passes the
-/// plaintext to anvil. Runs until the test ends.
-async fn tls_rpc_endpoint(
-    cert: rustls::pki_types::CertificateDer<'static>,
-    key: rustls::pki_types::PrivateKeyDer<'static>,
-    anvil: String,
-) -> u16 {
-    let config = rustls::ServerConfig::builder_with_provider(rpc_transport::crypto_provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let upstream = anvil.trim_start_matches("http://").to_owned();
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                return;
-            };
-            let acceptor = acceptor.clone();
-            let upstream = upstream.clone();
-            tokio::spawn(async move {
-                // A client that rejects the certificate ends the handshake: fine.
-                let Ok(mut tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let mut node = tokio::net::TcpStream::connect(upstream).await.unwrap();
-                let _ = tokio::io::copy_bidirectional(&mut tls, &mut node).await;
-            });
-        }
-    });
-    port
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_rpc_is_checked_inside_the_enclave_against_the_configured_ca() {
     let chain = Chain::start_with(&["--block-time", "1"]).await;
     let contract = *chain.deploy_with_operator(500).await.address();
-    let (ca_pem, cert, key) = issue_localhost_cert("test RPC CA");
-    let (other_ca, _, _) = issue_localhost_cert("another CA");
-    let tls_port = tls_rpc_endpoint(cert, key, chain.endpoint()).await;
+    let (ca_pem, cert, key) = tests::tls::issue_localhost_cert("test RPC CA");
+    let (other_ca, _, _) = tests::tls::issue_localhost_cert("another CA");
+    let tls_port = tests::tls::tls_rpc_endpoint(cert, key, chain.endpoint()).await;
     let dir = tempfile::tempdir().unwrap();
     let ca_file = dir.path().join("rpc-ca.pem");
     let other_file = dir.path().join("other-ca.pem");
