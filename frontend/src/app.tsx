@@ -10,6 +10,7 @@ import { AddressLink, useNow } from './components/common';
 import { DrawCheckButton } from './components/drawcheck';
 import { ActivityPanel, HistoryPanel } from './components/feed';
 import { PlayPanel } from './components/play';
+import { PlayersPanel } from './components/players';
 import { RoundPanel, roundPhase } from './components/round';
 import { operatorStatusText } from './format';
 import { chainNow, type FeedAction, type FeedState } from './state/reducer';
@@ -92,10 +93,8 @@ export function App({ feed, wallet }: { feed: Store<FeedState, FeedAction>; wall
               <RoundPanel
                 round={snapshot.round}
                 config={snapshot.config}
-                participants={snapshot.participants}
+                me={state.me}
                 now={now}
-                account={account}
-                explorer={explorer}
               />
               <PlayPanel
                 wallet={wallet}
@@ -108,6 +107,7 @@ export function App({ feed, wallet }: { feed: Store<FeedState, FeedAction>; wall
                 activities={snapshot.activities}
                 explorer={explorer}
               />
+              <PlayersPanel summary={snapshot.participants} me={state.me} explorer={explorer} />
               <AttestationPanel snapshot={snapshot} wallet={wallet} chain={chain} onChain={onChain} />
             </div>
             <div class="col">
