@@ -563,11 +563,12 @@ async function crowd() {
   await expectAttr(testid('participant-count'), 'data-count', (v) => Number(v) === CROWD + 1, `the count of ${CROWD + 1}`);
   await expectAttr(testid('my-stake').locator('.eth'), 'data-wei', (v) => v === '1000000000000000', "A's stake");
   await page.locator(`[data-testid=own-row] tr[data-address="${BETTOR_A}"]`).waitFor();
-  await testid('my-share').waitFor();
+  await testid('my-share').waitFor({ state: 'attached' });
   const after = await page.locator('[data-testid=participants] tbody tr').count();
   if (after > MAX_ROWS + 1) throw new Error(`${after} player rows after the bet`);
   await inView(PHONE, 'phone, after the bet');
   await page.screenshot({ path: join(ARTIFACTS, 'crowd-bet-fold-phone.png') });
+  await testid('players').screenshot({ path: join(ARTIFACTS, 'crowd-players-phone.png') });
   await page.setViewportSize(DESKTOP);
   await shot('crowd-bet');
 }

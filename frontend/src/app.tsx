@@ -1,5 +1,8 @@
 // The page: the live state from the feed, the player's wallet, and the enclave's
-// attestation, laid out as cards (two columns on wide screens, one on phones).
+// attestation, laid out as cards (two columns on wide screens, one on phones). The
+// round and the bet form come first at every width (a player bets without
+// scrolling, whatever the round's size); on phones the players follow them
+// (styles.css reorders the cards).
 
 import { useEffect, useMemo, useState } from 'preact/hooks';
 

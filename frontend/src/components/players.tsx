@@ -241,7 +241,7 @@ function PlayerRow({
         <AddressLink address={player} explorer={explorer} you={you} />
       </td>
       <td class="num">
-        <Eth wei={share.amount} />
+        <Eth wei={share.amount} approx />
       </td>
       <td class="num">{formatChance(chanceOf(share.amount, total))}</td>
     </tr>

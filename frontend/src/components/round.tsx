@@ -60,7 +60,7 @@ export function RoundPanel({
 }) {
   if (!round) {
     return (
-      <section class="card" aria-labelledby="round-title">
+      <section class="card round" aria-labelledby="round-title">
         <h2 id="round-title">Current round</h2>
         <p>The enclave has not read the contract yet.</p>
       </section>
@@ -78,7 +78,7 @@ export function RoundPanel({
         <div>
           <dt>Pot</dt>
           <dd class="big">
-            <Eth wei={round.totalPot} testid="pot" />
+            <Eth wei={round.totalPot} testid="pot" approx />
           </dd>
         </div>
         <div>
