@@ -444,7 +444,9 @@ async fn the_page_keeps_the_bet_form_in_view_with_10000_players() {
     loop {
         let line = tokio::time::timeout_at(deadline, lines.recv())
             .await
-            .unwrap_or_else(|_| panic!("the page test did not finish within {CROWD_PAGE_TIMEOUT:?}"));
+            .unwrap_or_else(|_| {
+                panic!("the page test did not finish within {CROWD_PAGE_TIMEOUT:?}")
+            });
         let Some(line) = line else { break };
         if let Some(json) = line.strip_prefix("RESULT ") {
             result = Some(serde_json::from_str::<serde_json::Value>(json).expect("RESULT JSON"));
@@ -475,7 +477,10 @@ async fn the_page_keeps_the_bet_form_in_view_with_10000_players() {
         .iter()
         .find(|(_, log)| log.transaction_hash == Some(bet))
         .expect("a BetPlaced in the page's bet");
-    assert_eq!((event.roundId, event.player, event.amount), (U256::from(1), a, milli(1)));
+    assert_eq!(
+        (event.roundId, event.player, event.amount),
+        (U256::from(1), a, milli(1))
+    );
     let round = lottery.getRound().call().await.unwrap();
     assert_eq!(round.participantCount, U256::from(CROWD + 1));
 
