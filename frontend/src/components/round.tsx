@@ -67,8 +67,9 @@ export function RoundPanel({
     );
   }
   const phase = roundPhase(round, now);
-  // A stake of an earlier round is none in this one.
-  const myStake = me && me.roundId === round.roundId ? me.amount : me ? 0n : null;
+  // Unknown until the feed or /api/round/player tells; a stake of an earlier round
+  // is none in this one.
+  const myStake = !me || me.roundId === null ? null : me.roundId === round.roundId ? me.amount : 0n;
   return (
     <section class="card round" aria-labelledby="round-title" data-testid="round" data-round={round.roundId} data-phase={phase}>
       <h2 id="round-title">
