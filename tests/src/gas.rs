@@ -1,5 +1,6 @@
 //! Gas of each settlement path as rounds grow: the figures behind `BENCHMARKS.md`
-//! and the 5,000,000-gas ceiling test.
+//! and the 5,000,000-gas ceiling test; and [`crowd`], a round filled with thousands
+//! of players the same way (the page's 10,000-player browser test).
 //!
 //! Players are impersonated fresh addresses (anvil's auto-impersonation plus
 //! `anvil_setBalance`), so any number of them costs no key generation. The three
