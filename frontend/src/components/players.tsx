@@ -5,7 +5,7 @@
 // `/api/round/participants`, page by page.
 
 import type { Address, ParticipantsSummary } from '../api/types';
-import { chanceOf, formatChance, formatCount, formatEth, shortAddress } from '../format';
+import { chanceOf, formatChance, formatCount, formatEth, formatEthApprox, shortAddress } from '../format';
 import type { OwnStake } from '../state/reducer';
 import { AddressLink, Eth } from './common';
 import { playerHue } from './tickets';
@@ -17,7 +17,9 @@ export const TOP_SHOWN = 10;
 const WIDTH = 1000;
 const HEIGHT = 28;
 /** Narrowest segment drawn, in SVG units: a 1-in-10,000 share still shows. */
-const MIN_SEGMENT = 2;
+const MIN_SEGMENT = 3;
+/** Segments narrower than this (SVG units) get no white edge, which would hide them. */
+const EDGED = 8;
 
 /** One segment of the shares bar: a player, or everyone not drawn separately. */
 export interface Share {
@@ -75,7 +77,7 @@ export function sharesText(shares: PotShares): string {
     const n = others.players;
     parts.push(`${formatCount(n)} other${n === 1 ? ' holds' : 's hold'} ${percent(others.amount, total)}`);
   }
-  return `The pot’s ${formatEth(total)} as shares (one ticket per wei): ${parts.join('; ')}.`;
+  return `The pot’s ${formatEthApprox(total)} as shares (one ticket per wei): ${parts.join('; ')}.`;
 }
 
 /** Where `part` of `total` falls on the bar (exact in bigint, then scaled). */
@@ -110,7 +112,7 @@ export function SharesBar({ shares }: { shares: PotShares }) {
         width={w}
         height={HEIGHT - 6}
         fill={s.player === null ? '#cbd5e1' : `hsl(${playerHue(s.player)} 55% ${s.mine ? 40 : 62}%)`}
-        stroke={s.mine ? '#111' : '#fff'}
+        stroke={s.mine ? '#111' : w >= EDGED ? '#fff' : 'none'}
         stroke-width={s.mine ? 2 : 1}
         vector-effect="non-scaling-stroke"
         data-player={s.player ?? 'others'}
@@ -233,12 +235,14 @@ function PlayerRow({
     <tr class={share.mine ? 'mine' : undefined} data-address={player}>
       <td class="num">{rank ?? <span title="outside the top 20">—</span>}</td>
       <td>
-        <span class="swatch" aria-hidden="true" data-hue={playerHue(player)}>
-          <svg viewBox="0 0 10 10" width="10" height="10">
-            <rect width="10" height="10" rx="2" fill={`hsl(${playerHue(player)} 55% ${share.mine ? 40 : 62}%)`} />
-          </svg>
+        <span class="who">
+          <span class="swatch" aria-hidden="true">
+            <svg viewBox="0 0 10 10" width="10" height="10">
+              <rect width="10" height="10" rx="2" fill={`hsl(${playerHue(player)} 55% ${share.mine ? 40 : 62}%)`} />
+            </svg>
+          </span>
+          <AddressLink address={player} explorer={explorer} you={you} />
         </span>
-        <AddressLink address={player} explorer={explorer} you={you} />
       </td>
       <td class="num">
         <Eth wei={share.amount} approx />
