@@ -15,6 +15,10 @@
 // change while the round takes bets); and prints `RESULT {json}` at the end.
 // Progress goes to stderr.
 //
+// $SCENARIO picks the flow: `two-rounds` (the default, all of the above) or `crowd`
+// (the page on a round of $CROWD players, filled by the Rust test beforehand: the
+// bet form in view on a phone, the count, bounded rows, one more bet followed).
+//
 // Screenshots of every step, at desktop (1280x800) and phone (390x844) widths, go
 // to $ARTIFACTS_DIR. Any console error or page error fails the run, except the
 // browser's own connection errors while host-proxy is deliberately down.
@@ -329,8 +333,8 @@ const reply = (word) =>
   });
 const restarted = () => reply('RESTARTED');
 
-const result = {};
-try {
+/** Scenario `two-rounds`: the whole flow described at the top. */
+async function twoRounds() {
   // 1. The page loads (under the policy) and follows the feed.
   const loaded = await page.goto(PAGE_URL);
   const csp = loaded?.headers()['content-security-policy'] ?? '';
@@ -406,8 +410,13 @@ try {
   await expectAttr(testid('account'), 'data-address', (v) => v.toLowerCase() === BETTOR_B.toLowerCase(), 'account B');
   result.betB = await placeBet('0.02');
   await page.locator('[data-testid=participants] tbody tr').nth(1).waitFor();
-  const chances = await page.locator('[data-testid=participants] tbody tr td:nth-child(3)').allInnerTexts();
-  if (chances.join(',') !== '33.3%,66.7%') throw new Error(`win chances ${chances}`);
+  // Largest stake first: B's 0.02, then A's 0.01; each with its chance.
+  const players = await page.locator('[data-testid=participants] tbody tr').evaluateAll((rows) =>
+    rows.map((r) => `${r.dataset.address?.toLowerCase()} ${r.querySelector('td:nth-child(4)')?.textContent}`),
+  );
+  const expected = [`${BETTOR_B.toLowerCase()} 66.7%`, `${BETTOR_A.toLowerCase()} 33.3%`];
+  if (players.join(',') !== expected.join(',')) throw new Error(`players and win chances ${players}, not ${expected}`);
+  if ((await testid('participant-count').getAttribute('data-count')) !== '2') throw new Error('the count is not 2');
   await testid('live-tickets').locator('rect').nth(1).waitFor();
   await shot('bet-b');
 
@@ -488,6 +497,89 @@ try {
   if (!link?.startsWith(`${EXPLORER_URL}/tx/0x`)) throw new Error(`history links to ${link}`);
   await shot('withdrawn');
 
+}
+
+/** Scenario `crowd` (issue 14): the page on a round of $CROWD players. What a phone
+ * shows without scrolling must hold the bet form; the players are a count, a
+ * bounded table and the shares bar, not one row each; the feed still follows. */
+async function crowd() {
+  const CROWD = Number(env('CROWD'));
+  const MAX_ROWS = 20;
+  const fmt = (n) => n.toLocaleString('en-US');
+  await page.setViewportSize(PHONE);
+  await page.goto(PAGE_URL);
+  await expectAttr(testid('connection'), 'data-link', (v) => v === 'live', 'the feed to be live');
+  await expectAttr(testid('participant-count'), 'data-count', (v) => Number(v) === CROWD, `the count of ${CROWD} players`);
+  const count = (await testid('participant-count').innerText()).trim();
+  if (count !== fmt(CROWD)) throw new Error(`the count reads ${JSON.stringify(count)}, not ${fmt(CROWD)}`);
+  if ((await testid('player-count').getAttribute('data-count')) !== String(CROWD)) {
+    throw new Error(`the round says ${await testid('player-count').innerText()} players`);
+  }
+
+  // Connect (the wallet starts on the wrong chain), as a player on a phone would.
+  await page.getByRole('button', { name: 'Connect E2E Wallet' }).click();
+  await page.getByRole('button', { name: /^Switch to / }).click();
+  await page.getByLabel('Bet amount (ETH)').waitFor();
+  await expectAttr(testid('account'), 'data-address', (v) => v.toLowerCase() === BETTOR_A.toLowerCase(), 'account A');
+  // The stake of a player outside the top list is asked of the REST API: none yet.
+  await expectAttr(testid('my-stake').locator('.eth'), 'data-wei', (v) => v === '0', "A's empty stake");
+
+  /** The bet button is in view at the top of the page, without scrolling. */
+  const inView = async (viewport, what) => {
+    await page.setViewportSize(viewport);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    const scrolled = await page.evaluate(() => window.scrollY);
+    if (scrolled !== 0) throw new Error(`${what}: the page is scrolled to ${scrolled}`);
+    const box = await page.getByRole('button', { name: 'Place bet' }).boundingBox();
+    if (!box) throw new Error(`${what}: the bet button is not rendered`);
+    if (box.y < 0 || box.y + box.height > viewport.height) {
+      throw new Error(`${what}: the bet button is at y ${box.y}..${box.y + box.height}, below the fold (${viewport.height} px)`);
+    }
+    log(`${what}: the bet button is at y ${Math.round(box.y)}..${Math.round(box.y + box.height)} of ${viewport.height}`);
+    return box;
+  };
+  result.phoneButton = await inView(PHONE, 'phone');
+  await page.screenshot({ path: join(ARTIFACTS, 'crowd-fold-phone.png') });
+  result.desktopButton = await inView(DESKTOP, 'desktop');
+  await page.screenshot({ path: join(ARTIFACTS, 'crowd-fold-desktop.png') });
+
+  // Bounded rendering: a table of the top stakes, not one row per player.
+  const rows = await page.locator('[data-testid=participants] tbody tr').count();
+  const allRows = await page.locator('tr').count();
+  if (rows < 1 || rows > MAX_ROWS || allRows > MAX_ROWS + 5) {
+    throw new Error(`${rows} player rows (${allRows} table rows in all) for ${CROWD} players`);
+  }
+  const others = testid('live-tickets').locator('rect[data-player=others]');
+  await others.waitFor();
+  const label = (await testid('live-tickets').locator('svg').getAttribute('aria-label')) ?? '';
+  if (!label.includes(`${fmt(CROWD - rows)} others hold`)) throw new Error(`the shares bar says ${JSON.stringify(label)}`);
+  result.rows = rows;
+  await shot('crowd');
+
+  // The feed keeps working: the page's own bet (the minimum, below every stake in
+  // the top list) moves the count and shows as the player's own row.
+  await page.setViewportSize(PHONE);
+  result.betA = await placeBet('0.001');
+  await expectAttr(testid('participant-count'), 'data-count', (v) => Number(v) === CROWD + 1, `the count of ${CROWD + 1}`);
+  await expectAttr(testid('my-stake').locator('.eth'), 'data-wei', (v) => v === '1000000000000000', "A's stake");
+  await page.locator(`[data-testid=own-row] tr[data-address="${BETTOR_A}"]`).waitFor();
+  await testid('my-share').waitFor({ state: 'attached' });
+  const after = await page.locator('[data-testid=participants] tbody tr').count();
+  if (after > MAX_ROWS + 1) throw new Error(`${after} player rows after the bet`);
+  await inView(PHONE, 'phone, after the bet');
+  await page.screenshot({ path: join(ARTIFACTS, 'crowd-bet-fold-phone.png') });
+  await testid('players').screenshot({ path: join(ARTIFACTS, 'crowd-players-phone.png') });
+  await page.setViewportSize(DESKTOP);
+  await shot('crowd-bet');
+}
+
+const SCENARIOS = { 'two-rounds': twoRounds, crowd };
+const SCENARIO = process.env.SCENARIO ?? 'two-rounds';
+const result = {};
+try {
+  const scenario = SCENARIOS[SCENARIO];
+  if (!scenario) throw new Error(`no scenario ${SCENARIO}; there are ${Object.keys(SCENARIOS).join(', ')}`);
+  await scenario();
   if (problems.length) throw new Error(`problems:\n  ${problems.join('\n  ')}`);
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
   finished = true;

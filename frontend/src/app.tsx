@@ -1,5 +1,8 @@
 // The page: the live state from the feed, the player's wallet, and the enclave's
-// attestation, laid out as cards (two columns on wide screens, one on phones).
+// attestation, laid out as cards (two columns on wide screens, one on phones). The
+// round and the bet form come first at every width (a player bets without
+// scrolling, whatever the round's size); on phones the players follow them
+// (styles.css reorders the cards).
 
 import { useEffect, useMemo, useState } from 'preact/hooks';
 
@@ -10,6 +13,7 @@ import { AddressLink, useNow } from './components/common';
 import { DrawCheckButton } from './components/drawcheck';
 import { ActivityPanel, HistoryPanel } from './components/feed';
 import { PlayPanel } from './components/play';
+import { PlayersPanel } from './components/players';
 import { RoundPanel, roundPhase } from './components/round';
 import { operatorStatusText } from './format';
 import { chainNow, type FeedAction, type FeedState } from './state/reducer';
@@ -92,10 +96,8 @@ export function App({ feed, wallet }: { feed: Store<FeedState, FeedAction>; wall
               <RoundPanel
                 round={snapshot.round}
                 config={snapshot.config}
-                participants={snapshot.participants}
+                me={state.me}
                 now={now}
-                account={account}
-                explorer={explorer}
               />
               <PlayPanel
                 wallet={wallet}
@@ -108,6 +110,7 @@ export function App({ feed, wallet }: { feed: Store<FeedState, FeedAction>; wall
                 activities={snapshot.activities}
                 explorer={explorer}
               />
+              <PlayersPanel summary={snapshot.participants} me={state.me} explorer={explorer} />
               <AttestationPanel snapshot={snapshot} wallet={wallet} chain={chain} onChain={onChain} />
             </div>
             <div class="col">

@@ -104,6 +104,12 @@ export function chanceOf(part: bigint, total: bigint): number {
   return Number((part * 1_000_000_000n) / total) / 1e9;
 }
 
+/** A count with thousands separators: "10,000" (the same in every locale, like the
+ * rest of the page's English text). */
+export function formatCount(n: number): string {
+  return new Intl.NumberFormat('en-US').format(n);
+}
+
 /** Chain time as UTC: "2026-11-23 16:05:09 UTC". */
 export function formatChainTime(seconds: number): string {
   return `${new Date(seconds * 1000).toISOString().slice(0, 19).replace('T', ' ')} UTC`;

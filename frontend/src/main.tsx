@@ -5,6 +5,7 @@ import { render } from 'preact';
 import { App } from './app';
 import { connectFeed, feedUrl } from './api/feed';
 import { initialFeedState, reduceFeed } from './state/reducer';
+import { accountOf, followOwnStake } from './state/own';
 import { Store } from './state/store';
 import { discoverWallets } from './wallet/discovery';
 import { Wallet } from './wallet/wallet';
@@ -12,7 +13,8 @@ import './styles.css';
 
 const feed = new Store(initialFeedState, reduceFeed);
 const wallet = new Wallet();
-connectFeed(feedUrl(window.location), feed);
+connectFeed(() => feedUrl(window.location, accountOf(wallet.state)), feed);
+followOwnStake(feed, wallet.store);
 discoverWallets((wallets) => wallet.discovered(wallets));
 
 const root = document.getElementById('app');

@@ -1,5 +1,6 @@
 //! Gas of each settlement path as rounds grow: the figures behind `BENCHMARKS.md`
-//! and the 5,000,000-gas ceiling test.
+//! and the 5,000,000-gas ceiling test; and [`crowd`], a round filled with thousands
+//! of players the same way (the page's 10,000-player browser test).
 //!
 //! Players are impersonated fresh addresses (anvil's auto-impersonation plus
 //! `anvil_setBalance`), so any number of them costs no key generation. The three
@@ -187,4 +188,69 @@ async fn bet(
         .expect("bet receipt");
     assert!(receipt.status(), "bet {i} reverted");
     receipt.gas_used
+}
+
+/// Fills the current round of `lottery` with `players` more players, the
+/// impersonated fresh addresses [`player_address`] names (`0..players`), each
+/// betting 0.001 ETH plus its index in wei (so stakes differ and the top list is
+/// well defined). Sent with automine off and mined in full blocks, as [`measure`]
+/// does; automine is back on when it returns. Returns the blocks it mined.
+///
+/// The round must take bets (its seed committed) and its betting window must
+/// outlast the fill: the first of these bets opens it.
+///
+/// # Panics
+/// When a step fails or bets stop being mined.
+pub async fn crowd(
+    chain: &Chain,
+    lottery: &abi::contract::Lottery::LotteryInstance<alloy::providers::DynProvider>,
+    players: usize,
+) -> usize {
+    chain
+        .raw
+        .anvil_auto_impersonate_account(true)
+        .await
+        .expect("auto-impersonate");
+    let before = lottery
+        .getRound()
+        .call()
+        .await
+        .expect("getRound")
+        .participantCount;
+    chain
+        .raw
+        .anvil_set_auto_mine(false)
+        .await
+        .expect("anvil_setAutomine");
+    futures_util::stream::iter(0..players)
+        .map(|i| send_bet(chain, lottery, i))
+        .buffer_unordered(16)
+        .for_each(|_pending| async {})
+        .await;
+    let want = before + U256::from(players);
+    let mut blocks = 0;
+    loop {
+        let round = lottery.getRound().call().await.expect("getRound");
+        if round.participantCount >= want {
+            assert_eq!(
+                round.participantCount, want,
+                "every bet must have landed exactly once"
+            );
+            break;
+        }
+        // A couple of hundred bets a block: far more blocks means bets are dropped.
+        assert!(
+            blocks < 50 + players,
+            "bets are not being mined: {} of {want} after {blocks} blocks",
+            round.participantCount
+        );
+        chain.raw.evm_mine(None).await.expect("evm_mine");
+        blocks += 1;
+    }
+    chain
+        .raw
+        .anvil_set_auto_mine(true)
+        .await
+        .expect("anvil_setAutomine");
+    blocks
 }

@@ -1,6 +1,7 @@
 // The REST calls the page makes (everything else comes over the feed).
 
-import type { AttestationView, ErrorBody, PageConfigView } from './types';
+import { decodePlayer } from './decode';
+import type { AttestationView, ErrorBody, PageConfigView, PlayerView } from './types';
 
 /** An API error: the server's `{"error": ...}` sentence, or what went wrong. */
 export class ApiError extends Error {
@@ -35,4 +36,9 @@ export function fetchPageConfig(): Promise<PageConfigView> {
 /** A fresh attestation document for `nonceHex` (1 to 64 bytes). */
 export function fetchAttestation(nonceHex: string): Promise<AttestationView> {
   return getJson<AttestationView>(`/api/attestation?nonce=${encodeURIComponent(nonceHex)}`);
+}
+
+/** `player`'s stake in the current round. */
+export async function fetchPlayer(player: string): Promise<PlayerView> {
+  return decodePlayer(await getJson<unknown>(`/api/round/player/${encodeURIComponent(player.toLowerCase())}`));
 }

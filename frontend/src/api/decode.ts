@@ -6,10 +6,13 @@ import type {
   Activity,
   ConfigView,
   FeedMessage,
+  FeedSnapshot,
   HistoryEntry,
+  ParticipantsSummary,
   ParticipantView,
+  PlayerView,
   RoundView,
-  Snapshot,
+  StakeDelta,
   StateEvent,
   WireFeedMessage,
 } from './types';
@@ -51,6 +54,22 @@ export function decodeParticipants(raw: unknown): ParticipantView[] {
   });
 }
 
+export function decodeSummary(raw: unknown): ParticipantsSummary {
+  const s = object(raw, 'participants summary') as unknown as ParticipantsSummary<string>;
+  return { ...s, totalPot: wei(s.totalPot), topPlayers: decodeParticipants(s.topPlayers) };
+}
+
+export function decodeStakeDelta(raw: unknown): StakeDelta {
+  const d = object(raw, 'stake update') as unknown as StakeDelta<string>;
+  return { ...d, stake: wei(d.stake), totalPot: wei(d.totalPot) };
+}
+
+/** `/api/round/player/{address}`'s answer, or the feed's `player` message's data. */
+export function decodePlayer(raw: unknown): PlayerView {
+  const p = object(raw, 'player') as unknown as PlayerView<string>;
+  return { ...p, amount: wei(p.amount) };
+}
+
 export function decodeConfig(raw: unknown): ConfigView {
   const c = object(raw, 'config') as unknown as ConfigView<string>;
   return { ...c, minBetAmount: wei(c.minBetAmount) };
@@ -86,13 +105,13 @@ export function decodeActivity(raw: unknown): Activity {
   }
 }
 
-export function decodeSnapshot(raw: unknown): Snapshot {
-  const s = object(raw, 'snapshot') as unknown as Snapshot<string>;
+export function decodeSnapshot(raw: unknown): FeedSnapshot {
+  const s = object(raw, 'snapshot') as unknown as FeedSnapshot<string>;
   return {
     ...s,
     config: s.config === null ? null : decodeConfig(s.config),
     round: s.round === null ? null : decodeRound(s.round),
-    participants: decodeParticipants(s.participants),
+    participants: decodeSummary(s.participants),
     history: list(s.history, 'history').map(decodeHistoryEntry),
     activities: list(s.activities, 'activities').map(decodeActivity),
   };
@@ -107,10 +126,14 @@ export function decodeFeedMessage(raw: unknown): FeedMessage {
       return { ...m, data: decodeSnapshot(m.data) };
     case 'heartbeat':
       return m;
+    case 'participants_reset':
+      return { ...m, data: decodeSummary(m.data) };
+    case 'player':
+      return { ...m, data: decodePlayer(m.data) };
     case 'round_update':
       return { ...m, data: decodeRound(m.data) };
-    case 'participants_update':
-      return { ...m, data: decodeParticipants(m.data) };
+    case 'stake_update':
+      return { ...m, data: decodeStakeDelta(m.data) };
     case 'history_update':
       return { ...m, data: decodeHistoryEntry(m.data) };
     case 'config_update':

@@ -3,6 +3,8 @@
 // resync; the page asks for one by reconnecting when the reducer saw a gap, a
 // reorg or a message it cannot read. A silent connection (no heartbeat for
 // `SILENCE_MS`) is treated as dead: proxies drop idle sockets without a close.
+// Each connection names the connected wallet (`?player=`), so its stake follows the
+// snapshot; an account chosen later is looked up by the page (`followOwnStake`).
 
 import { decodeFeedMessage } from './decode';
 import type { FeedAction, FeedState } from '../state/reducer';
@@ -15,13 +17,18 @@ export const MIN_BACKOFF_MS = 250;
 /** host-proxy sends a heartbeat every 15 s: two missed ones and a margin. */
 export const SILENCE_MS = 40_000;
 
-export function feedUrl(location: Location): string {
+/** The feed's URL; with `player`, the feed sends that player's stake after its
+ * snapshot. Addresses go in lower case (host-proxy checks a mixed-case one's
+ * checksum, and a wallet may report any case). */
+export function feedUrl(location: Pick<Location, 'protocol' | 'host'>, player?: string | null): string {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${scheme}//${location.host}/ws`;
+  const query = player ? `?player=${encodeURIComponent(player.toLowerCase())}` : '';
+  return `${scheme}//${location.host}/ws${query}`;
 }
 
-/** Keeps the store fed until the returned function is called. */
-export function connectFeed(url: string, store: Store<FeedState, FeedAction>): () => void {
+/** Keeps the store fed until the returned function is called; `url` is asked again
+ * for every connection. */
+export function connectFeed(url: () => string, store: Store<FeedState, FeedAction>): () => void {
   let socket: WebSocket | null = null;
   let stopped = false;
   let backoff = MIN_BACKOFF_MS;
@@ -36,7 +43,7 @@ export function connectFeed(url: string, store: Store<FeedState, FeedAction>): (
   const open = () => {
     clearTimeout(retry);
     if (stopped) return;
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url());
     socket = ws;
     ws.onopen = () => {
       store.dispatch({ type: 'open' });

@@ -783,7 +783,14 @@ export interface paths {
         /** @description The live feed: a snapshot, then every change (see FeedMessage). */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /**
+                     * @description A player whose stake the feed sends after its first snapshot (a `player`
+                     *      message): 0x and 40 hex digits (a mixed-case address must carry a valid EIP-55
+                     *      checksum).
+                     */
+                    player?: string | null;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -1037,12 +1044,15 @@ export interface components {
             error: string;
         };
         /**
-         * @description A message of the WebSocket feed (`/ws`). The first is always a `snapshot`; then
-         *      every state change as it happens (`round_update`, `participants_update`,
+         * @description A message of the WebSocket feed (`/ws`). The first is always a `snapshot` (bounded:
+         *      the top players, not the whole list); with `?player=ADDRESS` a `player` message
+         *      with that player's stake follows it. Then every state change as it happens
+         *      (`round_update`, `stake_update` (one bet: O(1) bytes whatever the round's size),
          *      `history_update`, `config_update`, `activity`, `operator_update`, `head_update`,
-         *      `reorged`; each a [`StateEvent`], with `seq`), another `snapshot` whenever the
-         *      state was replaced, and a `heartbeat` every few seconds. A client that sees a gap
-         *      in `seq` reconnects.
+         *      `reorged`; each a [`StateEvent`], with `seq`), a `participants_reset` summary
+         *      when the participant list was replaced (a new round, a re-read), another
+         *      `snapshot` whenever the state was replaced, and a `heartbeat` every few seconds.
+         *      A client that sees a gap in `seq` reconnects.
          */
         FeedMessage: components["schemas"]["FeedNotice"] | components["schemas"]["StateEvent"];
         /** @description The feed's own messages. */
@@ -1050,7 +1060,7 @@ export interface components {
             /** @description Whether the enclave is connected (the state is live). */
             connected: boolean;
             /** @description The state. */
-            data: components["schemas"]["Snapshot"];
+            data: components["schemas"]["FeedSnapshot"];
             /**
              * Format: uint64
              * @description Its sequence number; the next event has `seq + 1`.
@@ -1058,6 +1068,26 @@ export interface components {
             seq: number;
             /** @constant */
             type: "snapshot";
+        } | {
+            /** @description The new list, summarised. */
+            data: components["schemas"]["ParticipantsSummary"];
+            /**
+             * Format: uint64
+             * @description The event's sequence number.
+             */
+            seq: number;
+            /** @constant */
+            type: "participants_reset";
+        } | {
+            /** @description The player's stake and chance. */
+            data: components["schemas"]["PlayerView"];
+            /**
+             * Format: uint64
+             * @description The sequence number it is current as of.
+             */
+            seq: number;
+            /** @constant */
+            type: "player";
         } | {
             /** @description Whether the enclave is connected. */
             connected: boolean;
@@ -1068,6 +1098,44 @@ export interface components {
             seq: number;
             /** @constant */
             type: "heartbeat";
+        };
+        /** @description `/ws`'s query. */
+        FeedQuery: {
+            /**
+             * @description A player whose stake the feed sends after its first snapshot (a `player`
+             *      message): 0x and 40 hex digits (a mixed-case address must carry a valid EIP-55
+             *      checksum).
+             * @default null
+             */
+            player: string | null;
+        };
+        /**
+         * @description The feed's snapshot: the mirrored state with the participant list summarised and
+         *      the activities cut to the newest [`FEED_SNAPSHOT_ACTIVITIES`], so that its size is
+         *      bounded whatever the number of players.
+         */
+        FeedSnapshot: {
+            /** @description Recent contract events, newest first. */
+            activities: components["schemas"]["Activity"][];
+            /**
+             * Format: uint64
+             * @description Its chain.
+             */
+            chainId: number;
+            /** @description The contract's configuration, once read. */
+            config: components["schemas"]["ConfigView"] | null;
+            /** @description The contract mirrored. */
+            contract: string;
+            /** @description The latest processed block, once known. */
+            head: components["schemas"]["ChainHead"] | null;
+            /** @description Settled rounds, newest first (bounded). */
+            history: components["schemas"]["HistoryEntry"][];
+            /** @description What the operator is doing. */
+            operator: components["schemas"]["OperatorStatus"];
+            /** @description The current round's participants in brief. */
+            participants: components["schemas"]["ParticipantsSummary"];
+            /** @description The current round, once read. */
+            round: components["schemas"]["RoundView"] | null;
         };
         /** @description `/api/health`: liveness (any answer) and readiness (200 only when ready). */
         HealthView: {
@@ -1296,6 +1364,23 @@ export interface components {
              */
             winChance: number;
         };
+        /** @description The current round's participants in brief: counts, pot and the top players. */
+        ParticipantsSummary: {
+            /**
+             * Format: uint64
+             * @description Distinct players.
+             */
+            participantCount: number;
+            /**
+             * Format: uint64
+             * @description The round the list belongs to.
+             */
+            roundId: number;
+            /** @description The [`FEED_TOP_PLAYERS`] largest stakes, largest first, with win chances. */
+            topPlayers: components["schemas"]["ParticipantView"][];
+            /** @description The sum of all stakes, in wei. */
+            totalPot: string;
+        };
         /** @description An announced operator change: who, with which measurement, and from when. */
         PendingOperatorView: {
             /**
@@ -1385,34 +1470,28 @@ export interface components {
             /** @description The winner of a completed round. */
             winner: string | null;
         };
-        /** @description The whole mirrored state at one sequence number. */
-        Snapshot: {
-            /** @description Recent contract events, newest first (bounded). */
-            activities: components["schemas"]["Activity"][];
+        /**
+         * @description A bet, as the change it makes to the participant list: `player`'s stake in round
+         *      `round_id` is now `stake`, which makes the pot `total_pot` over `participant_count`
+         *      players.
+         */
+        StakeDelta: {
             /**
              * Format: uint64
-             * @description Its chain.
+             * @description Distinct players after it.
              */
-            chainId: number;
-            /** @description The contract's configuration, once read. */
-            config: components["schemas"]["ConfigView"] | null;
-            /** @description The contract mirrored. */
-            contract: string;
-            /** @description The latest processed block, once known. */
-            head: components["schemas"]["ChainHead"] | null;
-            /** @description Settled rounds, newest first (bounded). */
-            history: components["schemas"]["HistoryEntry"][];
-            /** @description What the operator is doing. */
-            operator: components["schemas"]["OperatorStatus"];
-            /** @description Participants of the current round, in order of their first bet. */
-            participants: components["schemas"]["ParticipantView"][];
-            /** @description The current round, once read. */
-            round: components["schemas"]["RoundView"] | null;
+            participantCount: number;
+            /** @description The player. */
+            player: string;
             /**
              * Format: uint64
-             * @description The sequence number of the last event folded into this snapshot (0 = none).
+             * @description The round.
              */
-            seq: number;
+            roundId: number;
+            /** @description The player's stake after the bet, in wei. */
+            stake: string;
+            /** @description The sum of all stakes after it, in wei. */
+            totalPot: string;
         };
         /** @description A change with its sequence number. */
         StateEvent: {
@@ -1426,9 +1505,9 @@ export interface components {
             /** @constant */
             type: "round_update";
         } | {
-            data: components["schemas"]["ParticipantView"][];
+            data: components["schemas"]["StakeDelta"];
             /** @constant */
-            type: "participants_update";
+            type: "stake_update";
         } | {
             data: components["schemas"]["HistoryEntry"];
             /** @constant */

@@ -24,7 +24,7 @@ export type Hex = `0x${string}`;
 export type Address = `0x${string}`;
 
 /** Fields that carry wei. */
-type WeiField = 'totalPot' | 'prize' | 'commission' | 'amount' | 'minBetAmount' | 'newTotal';
+type WeiField = 'totalPot' | 'prize' | 'commission' | 'amount' | 'minBetAmount' | 'newTotal' | 'stake';
 /** Fields that carry an address. */
 type AddressField =
   | 'address'
@@ -77,8 +77,17 @@ export type HistoryEntry<W = bigint> = Refined<Schemas['HistoryEntry'], W>;
 export type Activity<W = bigint> = Refined<Schemas['Activity'], W>;
 /** `OperatorStatus`: what the enclave's operator is doing. */
 export type OperatorStatus = Refined<Schemas['OperatorStatus']>;
-/** `Snapshot`: the whole mirrored state at one sequence number. */
-export type Snapshot<W = bigint> = Refined<Schemas['Snapshot'], W>;
+/** `ParticipantsSummary`: the current round's count, pot and top players (largest
+ * stake first, at most `abi::api::FEED_TOP_PLAYERS`). */
+export type ParticipantsSummary<W = bigint> = Refined<Schemas['ParticipantsSummary'], W>;
+/** `StakeDelta`: one bet, as the change it makes (the player's new stake, the pot,
+ * the count). */
+export type StakeDelta<W = bigint> = Refined<Schemas['StakeDelta'], W>;
+/** `FeedSnapshot`: the feed's bounded view of the mirrored state. */
+export type FeedSnapshot<W = bigint> = Refined<Schemas['FeedSnapshot'], W>;
+/** The page's state: a feed snapshot with the sequence number of the last message
+ * folded into it (the snapshot notice's `seq`, then each event's). */
+export type Snapshot<W = bigint> = FeedSnapshot<W> & { seq: number };
 /** `StateEvent`: a change with its sequence number (one more than the last). */
 export type StateEvent<W = bigint> = Refined<Schemas['StateEvent'], W>;
 /** `StateChange`: one change, tagged by `type` with its `data`. */
@@ -107,4 +116,4 @@ export type ErrorBody = Schemas['ErrorBody'];
 
 /** The wire forms (wei as decimal strings). */
 export type WireFeedMessage = FeedMessage<string>;
-export type WireSnapshot = Snapshot<string>;
+export type WireFeedSnapshot = FeedSnapshot<string>;

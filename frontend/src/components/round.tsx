@@ -1,16 +1,18 @@
-// The current round: state, countdowns in chain time, pot, players and their odds.
+// The current round: state, countdowns in chain time, pot, the count and the
+// player's own stake (the players themselves are in players.tsx, below the bet form).
 
-import type { Address, ConfigView, ParticipantView, RoundView } from '../api/types';
+import type { ConfigView, RoundView } from '../api/types';
 import {
   chanceOf,
   formatChance,
+  formatCount,
   formatCountdown,
   formatEth,
   roundStateText,
   spokenCountdown,
 } from '../format';
-import { AddressLink, Eth } from './common';
-import { TicketLine } from './tickets';
+import type { OwnStake } from '../state/reducer';
+import { Eth } from './common';
 
 /** Where the round is in its life, by chain time. */
 export type RoundPhase =
@@ -48,29 +50,26 @@ function Countdown({ label, until, now, testid }: { label: string; until: number
 export function RoundPanel({
   round,
   config,
-  participants,
+  me,
   now,
-  account,
-  explorer,
 }: {
   round: RoundView | null;
   config: ConfigView | null;
-  participants: ParticipantView[];
+  me: OwnStake | null;
   now: number | null;
-  account: Address | null;
-  explorer: string | null;
 }) {
   if (!round) {
     return (
-      <section class="card" aria-labelledby="round-title">
+      <section class="card round" aria-labelledby="round-title">
         <h2 id="round-title">Current round</h2>
         <p>The enclave has not read the contract yet.</p>
       </section>
     );
   }
   const phase = roundPhase(round, now);
-  const mine = account ? participants.find((p) => p.address.toLowerCase() === account.toLowerCase()) : undefined;
-  const myStake = mine?.amount ?? 0n;
+  // Unknown until the feed or /api/round/player tells; a stake of an earlier round
+  // is none in this one.
+  const myStake = !me || me.roundId === null ? null : me.roundId === round.roundId ? me.amount : 0n;
   return (
     <section class="card round" aria-labelledby="round-title" data-testid="round" data-round={round.roundId} data-phase={phase}>
       <h2 id="round-title">
@@ -80,13 +79,13 @@ export function RoundPanel({
         <div>
           <dt>Pot</dt>
           <dd class="big">
-            <Eth wei={round.totalPot} testid="pot" />
+            <Eth wei={round.totalPot} testid="pot" approx />
           </dd>
         </div>
         <div>
           <dt>Players</dt>
-          <dd class="big" data-testid="player-count">
-            {round.participantCount}
+          <dd class="big" data-testid="player-count" data-count={round.participantCount}>
+            {formatCount(round.participantCount)}
           </dd>
         </div>
         {now !== null && (phase === 'betting' || phase === 'closed') && round.state === 'BETTING' && (
@@ -98,56 +97,22 @@ export function RoundPanel({
         {now !== null && phase === 'draw-window' && (
           <Countdown label="Draw window closes in" until={round.maxDrawTime} now={now} testid="draw-close-countdown" />
         )}
-        {account && (
+        {me && (
           <div>
             <dt>Your stake</dt>
             <dd data-testid="my-stake">
-              <Eth wei={myStake} /> ({formatChance(chanceOf(myStake, round.totalPot))})
+              {myStake === null ? (
+                '…'
+              ) : (
+                <>
+                  <Eth wei={myStake} /> ({formatChance(chanceOf(myStake, round.totalPot))})
+                </>
+              )}
             </dd>
           </div>
         )}
       </dl>
       <p class="note">{phaseNote(phase, round, config)}</p>
-      {participants.length > 0 && (
-        <TicketLine
-          segments={participants.map((p) => ({ player: p.address, amount: p.amount }))}
-          testid="live-tickets"
-          label={`The ticket line: ${round.totalPot} tickets (one per wei) held by ${participants.length} player${
-            participants.length === 1 ? '' : 's'
-          } in the order they first bet; the draw picks one ticket.`}
-        />
-      )}
-      <h3 id="players-title">Players</h3>
-      {participants.length === 0 ? (
-        <p>No bets yet.</p>
-      ) : (
-        <table class="players" aria-labelledby="players-title" data-testid="participants">
-          <thead>
-            <tr>
-              <th scope="col">Player</th>
-              <th scope="col" class="num">
-                Stake
-              </th>
-              <th scope="col" class="num">
-                Chance
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {participants.map((p) => (
-              <tr key={p.address} class={p === mine ? 'mine' : undefined} data-address={p.address}>
-                <td>
-                  <AddressLink address={p.address} explorer={explorer} you={account} />
-                </td>
-                <td class="num">
-                  <Eth wei={p.amount} />
-                </td>
-                <td class="num">{formatChance(p.winChance)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
     </section>
   );
 }

@@ -10,6 +10,7 @@ import {
   type FeedState,
   initialFeedState,
   reduceFeed,
+  TOP_PLAYERS,
 } from './reducer';
 
 // Wire JSON exactly as host-proxy sends it (abi::api::FeedMessage), decoded at the
@@ -76,7 +77,6 @@ function snapshotMessage(seq: number, overrides: Record<string, unknown> = {}) {
     seq,
     connected: true,
     data: {
-      seq,
       contract: CONTRACT,
       chainId: 31337,
       head: { number: 10, hash: tx(10), timestamp: 1010 },
@@ -92,7 +92,7 @@ function snapshotMessage(seq: number, overrides: Record<string, unknown> = {}) {
         minParticipants: 2,
       },
       round: round(),
-      participants: [{ address: ALICE, amount: '10000000000000000', winChance: 1 }],
+      participants: summary(1, [[ALICE, '10000000000000000']]),
       history: [],
       activities: [activity(5, 0)],
       operator: { status: 'waitingForDrawWindow', roundId: 1, minDrawTime: 1185 },
@@ -101,6 +101,29 @@ function snapshotMessage(seq: number, overrides: Record<string, unknown> = {}) {
   };
 }
 
+/** A participant summary of `round` with these `[address, wei]` top players (the
+ * pot and count are theirs unless given). */
+function summary(roundId: number, top: [string, string][], count?: number, pot?: string) {
+  const total = pot ?? top.reduce((s, [, a]) => s + BigInt(a), 0n).toString();
+  return {
+    roundId,
+    participantCount: count ?? top.length,
+    totalPot: total,
+    topPlayers: top.map(([address, amount]) => ({
+      address,
+      amount,
+      winChance: Number(BigInt(amount)) / Number(BigInt(total)),
+    })),
+  };
+}
+
+function stake(roundId: number, player: string, wei: string | bigint, totalPot: string | bigint, participantCount: number) {
+  return { roundId, player, stake: String(wei), totalPot: String(totalPot), participantCount };
+}
+
+/** An address for player `i` (not a valid checksum: only compared in lower case). */
+const addr = (i: number) => `0x${i.toString(16).padStart(40, '0')}`;
+
 function event(seq: number, type: string, data: unknown) {
   return { seq, type, data };
 }
@@ -108,7 +131,7 @@ function event(seq: number, type: string, data: unknown) {
 /** Feeds wire messages through the decoder and the reducer, as the feed does. */
 function run(state: FeedState, ...items: (object | FeedAction)[]): FeedState {
   return items.reduce<FeedState>((s, item, i) => {
-    if ('type' in item && ['open', 'closed', 'garbled'].includes(String(item.type)) && !('seq' in item)) {
+    if ('type' in item && ['open', 'closed', 'garbled', 'account', 'own'].includes(String(item.type)) && !('seq' in item)) {
       return reduceFeed(s, item as FeedAction);
     }
     const message: FeedMessage = decodeFeedMessage(JSON.parse(JSON.stringify(item)));
@@ -128,7 +151,8 @@ describe('the snapshot', () => {
     expect(s.seq).toBe(7);
     expect(s.round?.totalPot).toBe(10n ** 16n);
     expect(s.config?.minBetAmount).toBe(10n ** 15n);
-    expect(s.participants[0]?.amount).toBe(10n ** 16n);
+    expect(s.participants.topPlayers[0]?.amount).toBe(10n ** 16n);
+    expect(s.participants.totalPot).toBe(10n ** 16n);
     const first = s.activities[0];
     expect(first?.kind === 'bet' && first.newTotal).toBe(10n ** 16n);
     expect(state.headSeenAt).toBe(1_000_001);
@@ -154,10 +178,7 @@ describe('incremental events', () => {
   it('replace the round, participants, config, operator and head', () => {
     const state = run(
       live(),
-      event(8, 'participants_update', [
-        { address: ALICE, amount: '10000000000000000', winChance: 0.25 },
-        { address: BOB, amount: '30000000000000000', winChance: 0.75 },
-      ]),
+      event(8, 'stake_update', stake(1, BOB, 3n * 10n ** 16n, 4n * 10n ** 16n, 2)),
       event(9, 'round_update', round({ totalPot: '40000000000000000', participantCount: 2 })),
       event(10, 'head_update', { number: 11, hash: tx(11), timestamp: 1011 }),
       event(11, 'operator_update', { status: 'drawing', roundId: 1, transactionHash: null }),
@@ -165,7 +186,10 @@ describe('incremental events', () => {
     );
     const s = state.snapshot!;
     expect(s.seq).toBe(12);
-    expect(s.participants.map((p) => p.amount)).toEqual([10n ** 16n, 3n * 10n ** 16n]);
+    expect(s.participants.topPlayers.map((p) => [p.address, p.amount, p.winChance])).toEqual([
+      [BOB, 3n * 10n ** 16n, 0.75],
+      [ALICE, 10n ** 16n, 0.25],
+    ]);
     expect(s.round?.totalPot).toBe(4n * 10n ** 16n);
     expect(s.head?.number).toBe(11);
     expect(state.headSeenAt).toBe(1_000_002); // the third message of this run
@@ -228,6 +252,140 @@ describe('incremental events', () => {
   });
 });
 
+describe('participants', () => {
+  const E16 = 10n ** 16n;
+  /** A round of `n` players holding 1..n × 0.001 ETH, the top 20 in the summary. */
+  function crowded(n: number) {
+    const stakes = Array.from({ length: n }, (_, i) => [addr(i + 1), BigInt(i + 1) * 10n ** 15n] as const);
+    const top = [...stakes].sort((a, b) => (a[1] < b[1] ? 1 : -1)).slice(0, TOP_PLAYERS);
+    const pot = stakes.reduce((s, [, a]) => s + a, 0n);
+    return run(
+      { ...initialFeedState },
+      { type: 'open' },
+      snapshotMessage(7, {
+        participants: summary(
+          1,
+          top.map(([a, w]) => [a, w.toString()]),
+          n,
+          pot.toString(),
+        ),
+      }),
+    );
+  }
+
+  it('a stake update counts a new player and their stake into the pot, with chances from it', () => {
+    const s = run(live(), event(8, 'stake_update', stake(1, BOB, E16, 2n * E16, 2))).snapshot!.participants;
+    expect(s.participantCount).toBe(2);
+    expect(s.totalPot).toBe(2n * E16);
+    // Equal stakes: the earlier bettor stays first.
+    expect(s.topPlayers.map((p) => [p.address, p.winChance])).toEqual([
+      [ALICE, 0.5],
+      [BOB, 0.5],
+    ]);
+  });
+
+  it('keeps at most the top 20: a small new stake is counted but not listed, a large one moves in', () => {
+    let state = crowded(1000);
+    const pot = state.snapshot!.participants.totalPot;
+    const before = state.snapshot!.participants.topPlayers;
+    expect(before).toHaveLength(TOP_PLAYERS);
+    state = run(state, event(8, 'stake_update', stake(1, addr(5000), 10n ** 15n, pot + 10n ** 15n, 1001)));
+    let s = state.snapshot!.participants;
+    expect(s.participantCount).toBe(1001);
+    expect(s.topPlayers.map((p) => p.address)).toEqual(before.map((p) => p.address));
+    // Chances follow the new pot.
+    expect(s.topPlayers[0]!.winChance).toBeCloseTo(Number(10n ** 18n) / Number(pot + 10n ** 15n), 8);
+    // Player 3 bets big: first now; the 20th is pushed out.
+    state = run(state, event(9, 'stake_update', stake(1, addr(3), 2n * 10n ** 18n, pot + 10n ** 15n + 2n * 10n ** 18n - 3n * 10n ** 15n, 1001)));
+    s = state.snapshot!.participants;
+    expect(s.topPlayers).toHaveLength(TOP_PLAYERS);
+    expect(s.topPlayers[0]?.address).toBe(addr(3));
+    expect(s.topPlayers.map((p) => p.address)).toEqual([addr(3), ...before.slice(0, TOP_PLAYERS - 1).map((p) => p.address)]);
+    // Player 990 (already listed, 9th) raises to 995.5 × 0.001: moves up to sixth place.
+    state = run(state, event(10, 'stake_update', stake(1, addr(990), 9955n * 10n ** 14n, s.totalPot + 55n * 10n ** 14n, 1001)));
+    s = state.snapshot!.participants;
+    expect(s.topPlayers.map((p) => p.address).slice(0, 7)).toEqual([addr(3), addr(1000), addr(999), addr(998), addr(997), addr(996), addr(990)]);
+    expect(s.topPlayers.filter((p) => p.address === addr(990))).toHaveLength(1);
+    expect(s.topPlayers).toHaveLength(TOP_PLAYERS);
+  });
+
+  it('a stake update of another round starts that round', () => {
+    const s = run(live(), event(8, 'stake_update', stake(2, BOB, E16, E16, 1))).snapshot!.participants;
+    expect(s).toEqual({ roundId: 2, participantCount: 1, totalPot: E16, topPlayers: [{ address: BOB, amount: E16, winChance: 1 }] });
+  });
+
+  it('a participants reset replaces the summary, in sequence', () => {
+    const reset = { seq: 8, type: 'participants_reset', data: summary(2, []) };
+    const state = run(live(), reset);
+    expect(state.snapshot!.seq).toBe(8);
+    expect(state.snapshot!.participants).toEqual({ roundId: 2, participantCount: 0, totalPot: 0n, topPlayers: [] });
+    expect(state.resets).toBe(1);
+    expect(run(live(), { ...reset, seq: 9 }).resync).toBe(true);
+    expect(run(state, reset)).toBe(state);
+  });
+});
+
+describe('your own stake', () => {
+  const E16 = 10n ** 16n;
+  const you = (state: FeedState) => state.me && { roundId: state.me.roundId, amount: state.me.amount };
+  const account = (address: string | null): FeedAction => ({ type: 'account', address: address as `0x${string}` | null });
+  const own = (address: string, roundId: number | null, amount: bigint): FeedAction => ({
+    type: 'own',
+    view: { address: address as `0x${string}`, roundId, amount, winChance: 0 },
+  });
+
+  it('comes from the top players when listed there, else from the REST API', () => {
+    expect(you(run(live(), account(ALICE)))).toEqual({ roundId: 1, amount: E16 });
+    let state = run(live(), account(BOB));
+    expect(you(state)).toEqual({ roundId: 1, amount: null });
+    state = run(state, own(BOB, 1, 5n));
+    expect(you(state)).toEqual({ roundId: 1, amount: 5n });
+    // Another account's answer, or an older round's, changes nothing.
+    expect(run(state, own(ALICE, 1, 7n))).toBe(state);
+    expect(run(state, own(BOB, 0, 7n))).toBe(state);
+    expect(run(state, account(null)).me).toBeNull();
+  });
+
+  it('follows the stake updates naming you; an answer crossing one keeps the larger', () => {
+    let state = run(live(), account(BOB), event(8, 'stake_update', stake(1, BOB, 3n * E16, 4n * E16, 2)));
+    expect(you(state)).toEqual({ roundId: 1, amount: 3n * E16 });
+    // Another player's bet: yours stays.
+    state = run(state, event(9, 'stake_update', stake(1, ALICE, 2n * E16, 5n * E16, 2)));
+    expect(you(state)).toEqual({ roundId: 1, amount: 3n * E16 });
+    // /api/round/player answered before the bet was mined: stale, not taken.
+    state = run(state, own(BOB, 1, 0n));
+    expect(you(state)).toEqual({ roundId: 1, amount: 3n * E16 });
+    // The next round's first bet by someone else: you have nothing in it.
+    state = run(state, event(10, 'stake_update', stake(2, ALICE, E16, E16, 1)));
+    expect(you(state)).toEqual({ roundId: 2, amount: 0n });
+  });
+
+  it('the feed’s player message sets it, as of the snapshot it follows', () => {
+    let state = run(initialFeedState, account(BOB), { type: 'open' }, snapshotMessage(7));
+    expect(you(state)).toEqual({ roundId: 1, amount: null });
+    const player = (seq: number, amount: string) => ({
+      seq,
+      type: 'player',
+      data: { address: BOB.toLowerCase(), roundId: 1, amount, winChance: 0.1 },
+    });
+    state = run(state, player(7, '2000'));
+    expect(you(state)).toEqual({ roundId: 1, amount: 2000n });
+    expect(run(state, player(6, '1'))).toBe(state);
+  });
+
+  it('a reset forgets it unless the summary tells it; a new snapshot keeps it within the round', () => {
+    let state = run(live(), account(BOB), own(BOB, 1, 5n));
+    state = run(state, { seq: 8, type: 'participants_reset', data: summary(1, [[ALICE, '10000000000000000']], 2) });
+    expect(you(state)).toEqual({ roundId: 1, amount: null });
+    state = run(state, own(BOB, 1, 4n));
+    expect(you(state)).toEqual({ roundId: 1, amount: 4n });
+    state = run(state, { seq: 9, type: 'participants_reset', data: summary(2, []) });
+    expect(you(state)).toEqual({ roundId: 2, amount: 0n });
+    state = run(state, own(BOB, 2, 9n), { type: 'closed' }, { type: 'open' }, snapshotMessage(1, { participants: summary(2, [[ALICE, '1']], 2) }));
+    expect(you(state)).toEqual({ roundId: 2, amount: 9n });
+  });
+});
+
 describe('sequence numbers', () => {
   it('ignore duplicates and ask for a resync after a gap', () => {
     const state = live();
@@ -273,10 +431,10 @@ describe('reconnecting', () => {
       state,
       { type: 'open' },
       snapshotMessage(3, {
-        participants: [
-          { address: ALICE, amount: '10000000000000000', winChance: 0.5 },
-          { address: BOB, amount: '10000000000000000', winChance: 0.5 },
-        ],
+        participants: summary(1, [
+          [ALICE, '10000000000000000'],
+          [BOB, '10000000000000000'],
+        ]),
       }),
       event(4, 'head_update', { number: 12, hash: tx(12), timestamp: 1012 }),
     );
@@ -284,7 +442,7 @@ describe('reconnecting', () => {
     expect(state.opens).toBe(2);
     expect(state.resync).toBe(false);
     expect(state.snapshot!.seq).toBe(4);
-    expect(state.snapshot!.participants).toHaveLength(2);
+    expect(state.snapshot!.participants.topPlayers).toHaveLength(2);
     expect(state.snapshot!.head?.number).toBe(12);
   });
 
