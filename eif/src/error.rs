@@ -85,6 +85,15 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A JSON output (pcrs.json, `pcrs --json`) could not be serialized.
+    #[error("cannot serialize {what} as JSON")]
+    Serialize {
+        /// Which output.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
     /// The EIF to inspect could not be opened or read.
     #[error("cannot read the enclave image {}", path.display())]
     ReadEif {

@@ -168,11 +168,12 @@ fn build(args: BuildArgs) -> Result<(), Error> {
 fn pcrs(args: &PcrsArgs) -> Result<(), Error> {
     let inspection = inspect::inspect(&args.eif)?;
     if args.json {
-        // Plain strings, numbers and maps: serialization cannot fail.
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&inspection).unwrap_or_default()
-        );
+        let json =
+            serde_json::to_string_pretty(&inspection).map_err(|source| Error::Serialize {
+                what: "the inspection",
+                source,
+            })?;
+        println!("{json}");
     } else {
         print!("{}", inspection.measurements);
     }

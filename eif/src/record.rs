@@ -147,11 +147,13 @@ impl PcrsRecord {
     }
 
     /// Pretty JSON with a final newline.
-    pub fn to_json(&self) -> Vec<u8> {
-        // Serializing plain strings, numbers and maps with string keys cannot fail.
-        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+    pub fn to_json(&self) -> Result<Vec<u8>, Error> {
+        let mut out = serde_json::to_vec_pretty(self).map_err(|source| Error::Serialize {
+            what: "pcrs.json",
+            source,
+        })?;
         out.push(b'\n');
-        out
+        Ok(out)
     }
 
     /// Writes the record to `path`.
@@ -162,7 +164,7 @@ impl PcrsRecord {
                 source,
             })?;
         }
-        std::fs::write(path, self.to_json()).map_err(|source| Error::WriteOutput {
+        std::fs::write(path, self.to_json()?).map_err(|source| Error::WriteOutput {
             path: path.to_owned(),
             source,
         })
