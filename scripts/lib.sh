@@ -9,14 +9,16 @@ export PATH="$TOOLS_DIR/bin:$PATH"
 ANVIL_VERSION="1.7.1"
 SOLC_VERSION="0.8.30"
 
-# Cargo's target directory (CARGO_TARGET_DIR or the workspace's), as cargo reports it.
+# Cargo's target directory (CARGO_TARGET_DIR or the workspace's), as cargo reports it,
+# of the root workspace or of the workspace whose manifest is given (eif/Cargo.toml).
 # Without cargo (a Nitro parent that only runs the image), CARGO_TARGET_DIR or target/.
 target_dir() {
+  local manifest="${1:-$ROOT/Cargo.toml}"
   if ! command -v cargo >/dev/null; then
-    printf '%s\n' "${CARGO_TARGET_DIR:-$ROOT/target}"
+    printf '%s\n' "${CARGO_TARGET_DIR:-$(dirname "$manifest")/target}"
     return 0
   fi
-  cargo metadata --format-version 1 --no-deps --manifest-path "$ROOT/Cargo.toml" |
+  cargo metadata --format-version 1 --no-deps --manifest-path "$manifest" |
     node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory))'
 }
 
@@ -87,6 +89,29 @@ ensure_musl() {
   else
     die "musl-gcc is missing: install musl-tools (Debian/Ubuntu: sudo apt-get install musl-tools)"
   fi
+}
+
+# OpenSSL's headers and pkg-config, which eif/ (the Docker-free EIF builder) needs:
+# AWS's aws-nitro-enclaves-image-format crate links OpenSSL through openssl-sys. Only
+# eif/ does; the main workspace never links OpenSSL. Debian's libssl-dev and
+# pkg-config, installed with apt-get when missing (as root, or through sudo). Safe to
+# call repeatedly.
+ensure_openssl_dev() {
+  command -v pkg-config >/dev/null && pkg-config --exists openssl && return 0
+  command -v apt-get >/dev/null ||
+    die "OpenSSL's headers are missing: install libssl-dev and pkg-config (or openssl-devel and pkgconf)"
+  local sudo=()
+  if [[ "$(id -u)" != 0 ]]; then
+    command -v sudo >/dev/null ||
+      die "OpenSSL's headers are missing; install them as root: apt-get install libssl-dev pkg-config"
+    sudo=(sudo)
+  fi
+  log "installing libssl-dev and pkg-config with apt-get (eif/ links OpenSSL)"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libssl-dev pkg-config >/dev/null 2>&1 \
+    || { "${sudo[@]}" apt-get update -qq >/dev/null &&
+      "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libssl-dev pkg-config >/dev/null; } \
+    || die "apt-get install libssl-dev pkg-config failed"
+  pkg-config --exists openssl || die "apt-get installed libssl-dev, but pkg-config does not find openssl"
 }
 
 # A virtualenv .tools/NAME-venv holding the PyPI packages pinned in
