@@ -34,8 +34,8 @@ use abi::contract::{Lottery, RoundState};
 use alloy::{
     primitives::{Address, B256, Bytes, U256},
     providers::{DynProvider, Provider, ext::AnvilApi},
-    rpc::types::{Filter, TransactionRequest},
-    sol_types::{SolCall, SolEvent},
+    rpc::types::TransactionRequest,
+    sol_types::SolCall,
 };
 use eyre::{WrapErr, bail, ensure, eyre};
 use futures_util::StreamExt;
@@ -315,8 +315,8 @@ async fn run(plan: Plan) -> eyre::Result<()> {
         let mut view_gas = BTreeMap::new();
         for call in new_calls {
             let name = selector_name(&call.input);
-            if !view_gas.contains_key(&name) {
-                view_gas.insert(name, self::view_gas(&chain, contract, &call.input).await);
+            if let std::collections::btree_map::Entry::Vacant(slot) = view_gas.entry(name) {
+                slot.insert(self::view_gas(&chain, contract, &call.input).await);
             }
         }
         let list = Bytes::from(Lottery::getParticipantsCall {}.abi_encode());
@@ -354,6 +354,7 @@ async fn run(plan: Plan) -> eyre::Result<()> {
     let closed = counters.closed.load(Ordering::Relaxed);
 
     // The draw.
+    let bets_done_at = chain.provider.get_block_number().await?;
     let round = lottery.getRound().call().await?;
     let now = chain.now().await;
     if round.minDrawTime > now + JUMP_BEFORE_DRAW_SECS {
@@ -375,19 +376,24 @@ async fn run(plan: Plan) -> eyre::Result<()> {
         ensure!(Instant::now() < deadline, "round 1 not drawn within 60 s");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let logs = chain
-        .provider
-        .get_logs(
-            &Filter::new()
-                .address(contract)
-                .event_signature(Lottery::RoundCompleted::SIGNATURE_HASH)
-                .from_block(0),
-        )
-        .await?;
-    let draw_block = logs
-        .first()
-        .and_then(|l| l.block_number)
-        .ok_or_else(|| eyre!("no RoundCompleted log"))?;
+    // The draw's block: the first at which round 1 reads COMPLETED (a binary search
+    // over `eth_call`s pinned to blocks, from before the jump to now).
+    let (mut lo, mut hi) = (bets_done_at, chain.provider.get_block_number().await?);
+    while lo + 1 < hi {
+        let mid = lo + (hi - lo) / 2;
+        let state = lottery
+            .getRoundById(U256::from(1))
+            .call()
+            .block(mid.into())
+            .await?
+            .state;
+        if state == RoundState::Completed as u8 {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    let draw_block = hi;
     let min_draw_time = round.minDrawTime;
     let mut first = draw_block;
     for _ in 0..400 {

@@ -16,7 +16,7 @@ use tests::{
 /// An RPC URL only the forwarder can serve: `.invalid` never resolves (RFC 2606).
 const UNREACHABLE_WS_RPC: &str = "ws://chain.invalid:8545";
 
-fn bet_hashes(snapshot: &abi::state::Snapshot) -> Vec<TxHash> {
+fn bet_hashes(snapshot: &abi::api::FeedSnapshot) -> Vec<TxHash> {
     snapshot
         .activities
         .iter()
@@ -54,7 +54,7 @@ async fn a_subscription_dropped_mid_round_misses_no_bet_and_no_draw() {
     let receipt = ok(lottery.placeBet().from(chain.player(0)).value(milli(10))).await;
     placed.push(receipt.transaction_hash);
     host_until(ports.web, 10, "the first bet", |s| {
-        s.participants.len() == 1
+        s.participants.participant_count == 1
     })
     .await;
 
@@ -80,7 +80,8 @@ async fn a_subscription_dropped_mid_round_misses_no_bet_and_no_draw() {
         )
         .await;
     host_until(ports.web, 10, "the bets placed during the cut", |s| {
-        s.participants.len() == 3 && s.round.as_ref().is_some_and(|r| r.total_pot == milli(60))
+        s.participants.participant_count == 3
+            && s.round.as_ref().is_some_and(|r| r.total_pot == milli(60))
     })
     .await;
     let receipt = ok(lottery.placeBet().from(chain.player(3)).value(milli(40))).await;
@@ -88,7 +89,8 @@ async fn a_subscription_dropped_mid_round_misses_no_bet_and_no_draw() {
     // The participants come from the pushed log at once; the round's pot from the
     // views read at the bet's block.
     let snapshot = host_until(ports.web, 10, "the bet after the cut", |s| {
-        s.participants.len() == 4 && s.round.as_ref().is_some_and(|r| r.total_pot == milli(100))
+        s.participants.participant_count == 4
+            && s.round.as_ref().is_some_and(|r| r.total_pot == milli(100))
     })
     .await;
     let round = snapshot.round.clone().unwrap();
