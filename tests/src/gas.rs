@@ -147,18 +147,31 @@ pub async fn measure(chain: &Chain, participants: usize) -> SettlementGas {
     }
 }
 
-/// Player `i`'s bet in `lottery`, sent and left to the miner.
+/// Player `i`'s first bet in `lottery`, sent and left to the miner.
 async fn send_bet(
     chain: &Chain,
     lottery: &abi::contract::Lottery::LotteryInstance<alloy::providers::DynProvider>,
     i: usize,
 ) -> alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum> {
+    send_nth_bet(chain, lottery, i, 0).await
+}
+
+/// Player `i`'s bet number `nonce` (0 first) in `lottery`, sent and left to the
+/// miner; the first one funds the player.
+async fn send_nth_bet(
+    chain: &Chain,
+    lottery: &abi::contract::Lottery::LotteryInstance<alloy::providers::DynProvider>,
+    i: usize,
+    nonce: u64,
+) -> alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum> {
     let player = player_address(*lottery.address(), i);
-    chain
-        .raw
-        .anvil_set_balance(player, milli(1000))
-        .await
-        .expect("anvil_setBalance");
+    if nonce == 0 {
+        chain
+            .raw
+            .anvil_set_balance(player, milli(1000))
+            .await
+            .expect("anvil_setBalance");
+    }
     let raw = abi::contract::Lottery::new(*lottery.address(), chain.raw.clone());
     // A fresh address, explicit gas, fees and nonce: no estimate, fee or nonce
     // round trips. Full blocks raise the base fee 12.5% a block, so the fee cap
@@ -169,7 +182,7 @@ async fn send_bet(
         .gas(400_000)
         .max_fee_per_gas(100_000_000_000)
         .max_priority_fee_per_gas(1)
-        .nonce(0)
+        .nonce(nonce)
         .send()
         .await
         .expect("placeBet")
@@ -253,4 +266,73 @@ pub async fn crowd(
         .await
         .expect("anvil_setAutomine");
     blocks
+}
+
+/// Players one wave of [`crowd_in_waves`] sends: about what a 30M-gas block holds
+/// (about 117k gas a bet).
+pub const WAVE: usize = 250;
+
+/// Fills the current round of `lottery` with players `players` (the addresses
+/// [`player_address`] names, each betting 0.001 ETH plus its index in wei, and every
+/// `top_up_every`-th betting that again), on a chain that mines by itself
+/// (`--block-time`), in waves of [`WAVE`]: each wave is mined before the next is
+/// sent, because anvil's interval miner was seen to drop part of a pool several
+/// blocks deep. The round must take bets and outlast the fill.
+///
+/// # Panics
+/// When a step fails or a wave is not mined within 60 s.
+pub async fn crowd_in_waves(
+    chain: &Chain,
+    lottery: &abi::contract::Lottery::LotteryInstance<alloy::providers::DynProvider>,
+    players: std::ops::Range<usize>,
+    top_up_every: Option<usize>,
+) {
+    chain
+        .raw
+        .anvil_auto_impersonate_account(true)
+        .await
+        .expect("auto-impersonate");
+    let bets = |i: usize| {
+        if top_up_every.is_some_and(|n| i.is_multiple_of(n)) {
+            2
+        } else {
+            1
+        }
+    };
+    let start = lottery.getRound().call().await.expect("getRound");
+    let (mut count, mut pot) = (start.participantCount, start.totalPot);
+    let mut from = players.start;
+    while from < players.end {
+        let wave = from..(from + WAVE).min(players.end);
+        for i in wave.clone() {
+            count += U256::from(1);
+            pot += (milli(1) + U256::from(i)) * U256::from(bets(i));
+        }
+        futures_util::stream::iter(wave.clone())
+            .map(|i| async move {
+                // A player's bets in nonce order: the node would give two quick
+                // sends from one account the same nonce.
+                for nonce in 0..bets(i) {
+                    let _pending = send_nth_bet(chain, lottery, i, nonce as u64).await;
+                }
+            })
+            .buffer_unordered(16)
+            .for_each(|()| async {})
+            .await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let round = lottery.getRound().call().await.expect("getRound");
+            if round.participantCount == count && round.totalPot == pot {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "only {} of {count} players ({} of {pot} wei) mined",
+                round.participantCount,
+                round.totalPot
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        from = wave.end;
+    }
 }

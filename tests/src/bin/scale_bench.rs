@@ -5,7 +5,7 @@
 //! through host-proxy's egress and a counting JSON-RPC proxy ([`HostileUpstream`],
 //! honest here); 1,000 WebSocket clients on host-proxy's `/ws` count every byte they
 //! read. Players are fresh impersonated addresses, one bet each, sent in waves of a
-//! block's worth (each wave mined before the next is sent). For every 2,000 players
+//! block's worth (`tests::gas::crowd_in_waves`). For every 2,000 players
 //! it prints, per bet: the feed bytes one client read (heartbeats, head and round
 //! updates included, so an upper bound of what a bet costs), the enclave's JSON-RPC
 //! requests, calls and `eth_call`s, the gas of every view it called (estimated at
@@ -33,7 +33,7 @@ use std::{
 use abi::contract::{Lottery, RoundState};
 use alloy::{
     primitives::{Address, B256, Bytes, U256},
-    providers::{DynProvider, Provider, ext::AnvilApi},
+    providers::{Provider, ext::AnvilApi},
     rpc::types::TransactionRequest,
     sol_types::SolCall,
 };
@@ -42,19 +42,13 @@ use futures_util::StreamExt;
 use tests::{
     Chain,
     bench::{machine, proc_kib},
-    milli, ok,
+    ok,
     stack::{self, Ports},
     upstream::HostileUpstream,
 };
 
-type Instance = Lottery::LotteryInstance<DynProvider>;
-
-/// Players sent per wave: about what one 30M-gas block holds (~117k gas a bet).
-const WAVE: u64 = 250;
 /// Players per reporting group.
 const GROUP: u64 = 2_000;
-/// Bound on one wave being mined.
-const WAVE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How far before `minDrawTime` the draw phase jumps chain time.
 const JUMP_BEFORE_DRAW_SECS: u64 = 8;
 
@@ -150,48 +144,6 @@ fn memory(pid: u32) -> (f64, f64) {
     (mib("VmRSS:"), mib("VmHWM:"))
 }
 
-/// Sends one bet each from players `range`, a few in flight, and waits until the
-/// round counts `range.end` players.
-async fn wave(
-    chain: &Chain,
-    raw: &Lottery::LotteryInstance<DynProvider>,
-    lottery: &Instance,
-    range: std::ops::Range<u64>,
-) -> eyre::Result<()> {
-    let end = range.end;
-    let sent: Vec<eyre::Result<()>> = futures_util::stream::iter(range)
-        .map(|i| async move {
-            let player = Address::left_padding_from(&(0x5ca1_0000_u64 + i).to_be_bytes());
-            chain.raw.anvil_set_balance(player, milli(1000)).await?;
-            let _pending = raw
-                .placeBet()
-                .from(player)
-                .value(milli(1) + U256::from(i))
-                .nonce(0)
-                .gas(400_000)
-                .send()
-                .await?;
-            Ok(())
-        })
-        .buffer_unordered(16)
-        .collect()
-        .await;
-    sent.into_iter().collect::<eyre::Result<Vec<()>>>()?;
-    let deadline = Instant::now() + WAVE_TIMEOUT;
-    loop {
-        let round = lottery.getRound().call().await?;
-        if round.participantCount >= U256::from(end) {
-            return Ok(());
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "only {} of {end} players mined within {WAVE_TIMEOUT:?}",
-            round.participantCount
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// The gas `input` costs as an `eth_call` of the contract now (`None`: it cannot run
 /// under the node's call gas cap).
 async fn view_gas(chain: &Chain, contract: Address, input: &Bytes) -> Option<u64> {
@@ -285,8 +237,6 @@ async fn run(plan: Plan) -> eyre::Result<()> {
     feed_clients(web, plan.clients, Arc::clone(&counters)).await?;
     log(&format!("{} feed clients connected", plan.clients));
 
-    chain.raw.anvil_auto_impersonate_account(true).await?;
-    let raw = Lottery::new(contract, chain.raw.clone());
     let host_pid = host.pid();
     let app_pid = app.pid();
     let mut groups = Vec::new();
@@ -300,12 +250,13 @@ async fn run(plan: Plan) -> eyre::Result<()> {
             upstream.calls().len(),
             cpu_secs(host_pid)?,
         );
-        let mut at = done;
-        while at < group_end {
-            let end = (at + WAVE).min(group_end);
-            wave(&chain, &raw, &lottery, at..end).await?;
-            at = end;
-        }
+        tests::gas::crowd_in_waves(
+            &chain,
+            &lottery,
+            usize::try_from(done)?..usize::try_from(group_end)?,
+            None,
+        )
+        .await;
         // The last bets' events reach the clients.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let bets = group_end - done;

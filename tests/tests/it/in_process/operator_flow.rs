@@ -455,70 +455,14 @@ async fn a_round_of_2000_players_settles_from_logs_without_a_per_bet_list_read()
         store.round().filter(|r| r.seed_commitment.is_some())
     })
     .await;
-    chain
-        .raw
-        .anvil_auto_impersonate_account(true)
-        .await
-        .unwrap();
-    let raw = abi::contract::Lottery::new(*lottery.address(), chain.raw.clone());
-    // Fresh addresses, a few in flight at once, in waves of about a block's worth
-    // (anvil's interval miner was seen to drop part of a pool several blocks deep);
-    // each player's bets carry explicit nonces (the node would give two quick sends
-    // from one account the same one).
-    use futures_util::StreamExt;
-    const WAVE: u64 = 200;
-    for wave in 0..PLAYERS.div_ceil(WAVE) {
-        let players = wave * WAVE..((wave + 1) * WAVE).min(PLAYERS);
-        let mined = players.end;
-        futures_util::stream::iter(players)
-            .map(|i| {
-                let (chain, raw) = (&chain, &raw);
-                async move {
-                    let player = Address::left_padding_from(&(0x5eed_0000 + i).to_be_bytes());
-                    chain
-                        .raw
-                        .anvil_set_balance(player, milli(1000))
-                        .await
-                        .unwrap();
-                    let amount = milli(1) + U256::from(i);
-                    // Every tenth player bets twice: a top-up changes a stake, not the
-                    // order.
-                    let bets = if i % 10 == 0 { 2 } else { 1 };
-                    for nonce in 0..bets {
-                        let _pending = raw
-                            .placeBet()
-                            .from(player)
-                            .value(amount)
-                            .nonce(nonce)
-                            .gas(400_000)
-                            .send()
-                            .await
-                            .unwrap();
-                    }
-                }
-            })
-            .buffer_unordered(16)
-            .for_each(|()| async {})
-            .await;
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let round = lottery.getRound().call().await.unwrap();
-            // Top-ups included.
-            let pot = (0..mined).fold(U256::ZERO, |pot, i| {
-                let bets = if i % 10 == 0 { 2u64 } else { 1 };
-                pot + (milli(1) + U256::from(i)) * U256::from(bets)
-            });
-            if round.participantCount == U256::from(mined) && round.totalPot == pot {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "only {} of {mined} players on chain",
-                round.participantCount
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
+    // Every tenth player bets twice: a top-up changes a stake, not the order.
+    tests::gas::crowd_in_waves(
+        &chain,
+        &lottery,
+        0..usize::try_from(PLAYERS).unwrap(),
+        Some(10),
+    )
+    .await;
     let held = eventually(60, "every player in the store", || {
         let list = store.snapshot().participants;
         (list.len() as u64 == PLAYERS
