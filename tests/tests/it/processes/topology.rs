@@ -75,8 +75,10 @@ async fn a_round_runs_end_to_end_through_the_forwarder() {
             .value(milli(amount)))
         .await;
     }
+    // A bet's stake update arrives before the round's re-read views: wait for both.
     let snapshot = host_until(ports.web, 10, "two participants", |s| {
         s.participants.participant_count == 2
+            && s.round.as_ref().is_some_and(|r| r.participant_count == 2)
     })
     .await;
     let round = snapshot.round.unwrap();
